@@ -1,0 +1,47 @@
+"""Builds the optional compiled backends of vmamba_zoo.ops.
+
+``vmamba_zoo._C`` (csrc/cpu, C++ with OpenMP) is always attempted; ``vmamba_zoo._C_cuda``
+(csrc/cuda) only when nvcc is found. Both are ``optional``: a missing compiler or a failed build
+prints a warning and the package still installs and imports, with the backends that did build
+(``python -m vmamba_zoo.ops.report`` lists them). Metadata lives in pyproject.toml.
+Build against the installed torch: ``pip install --no-build-isolation -e .``.
+"""
+
+import glob
+import os
+import shutil
+
+from setuptools import setup
+
+ext_modules = []
+cmdclass = {}
+try:
+    from torch.utils.cpp_extension import BuildExtension, CppExtension, CUDAExtension
+except ImportError:  # metadata-only builds (e.g. sdist) need no torch
+    BuildExtension = None
+
+if BuildExtension is not None:
+    # -std is left to torch (it passes the C++20 its headers need).
+    cpu_arch = os.environ.get("VMAMBA_ZOO_CPU_ARCH", "native")
+    cxx_flags = ["-O3", "-fopenmp", f"-march={cpu_arch}", "-ffp-contract=fast"]
+    ext_modules.append(
+        CppExtension(
+            "vmamba_zoo._C",
+            sorted(glob.glob("csrc/cpu/*.cpp")),
+            extra_compile_args={"cxx": cxx_flags},
+            extra_link_args=["-fopenmp"],
+            optional=True,
+        )
+    )
+    if shutil.which("nvcc") or os.environ.get("CUDA_HOME"):
+        ext_modules.append(
+            CUDAExtension(
+                "vmamba_zoo._C_cuda",
+                sorted(glob.glob("csrc/cuda/*.cu") + glob.glob("csrc/cuda/*.cpp")),
+                extra_compile_args={"cxx": ["-O3"], "nvcc": ["-O3", "--use_fast_math", "--threads", "2"]},
+                optional=True,
+            )
+        )
+    cmdclass["build_ext"] = BuildExtension.with_options(use_ninja=True)
+
+setup(ext_modules=ext_modules, cmdclass=cmdclass)

@@ -1,0 +1,1 @@
+"""timm registrations of every zoo model; importing this module registers them."""

@@ -1,0 +1,173 @@
+"""Loading checkpoints exactly as the original authors released them, safely and strictly.
+
+The released ``.pth`` files hold the weights under ``model`` (and/or ``model_ema``) next to
+optimizer state and, often, a pickled yacs ``CfgNode`` or ``argparse.Namespace``, which
+``torch.load(weights_only=True)`` refuses. :func:`load_checkpoint_file` first tries exactly
+that; if the file holds other objects it unpickles them as inert placeholders (no constructor,
+no ``__setstate__`` or ``__reduce__`` code of theirs ever runs), keeping only what torch's
+weights-only loader itself allows as real objects.
+
+Families hook in through timm's ``custom_load``: :func:`build_model` marks every pretrained source
+as custom so that timm calls ``model.load_pretrained(path)``, which each family implements with
+:func:`load_pretrained_checkpoint` and its own ``checkpoint_filter_fn``.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import types
+from collections.abc import Callable, Mapping
+
+import torch
+from timm.layers import adapt_input_conv
+from timm.models import build_model_with_cfg
+from torch import nn
+
+_STATE_DICT_KEYS = ("model", "state_dict", "model_ema", "state_dict_ema")
+
+
+class CheckpointMismatchError(RuntimeError):
+    """A checkpoint does not fit the model it is loaded into."""
+
+
+def _allowed_globals() -> dict[str, object]:
+    from torch import _weights_only_unpickler
+
+    return _weights_only_unpickler._get_allowed_globals()
+
+
+class _Inert(dict):
+    """Placeholder for a pickled object of a class we refuse to import.
+
+    It accepts whatever the pickle stream feeds it (constructor args, dict items, state) and
+    stores it as data. It derives from dict because yacs' CfgNode is a dict subclass.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__()
+
+    def __setstate__(self, state):
+        dict.__setitem__(self, "__state__", state)
+
+    def __reduce__(self):  # never re-pickled as the original class
+        return (dict, (dict(self),))
+
+
+def _restricted_pickle_module() -> types.ModuleType:
+    allowed = _allowed_globals()
+
+    class RestrictedUnpickler(pickle.Unpickler):
+        def find_class(self, module, name):
+            qualified = f"{module}.{name}"
+            if qualified in allowed:
+                return allowed[qualified]
+            return type(f"Inert[{qualified}]", (_Inert,), {"__module__": __name__})
+
+    module = types.ModuleType("vmamba_zoo_restricted_pickle")
+    module.Unpickler = RestrictedUnpickler
+    module.load = lambda f, **kw: RestrictedUnpickler(f, **kw).load()
+    module.__name__ = "vmamba_zoo_restricted_pickle"
+    return module
+
+
+def load_checkpoint_file(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> object:
+    """Load a ``.pth`` file without executing code from it (see the module docstring)."""
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"checkpoint file not found: {path}")
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError:
+        pass
+    return torch.load(
+        path, map_location=map_location, weights_only=False, pickle_module=_restricted_pickle_module()
+    )
+
+
+def extract_state_dict(checkpoint: object, key: str | None = None) -> dict[str, torch.Tensor]:
+    """The weights inside a loaded checkpoint: under ``key`` if given, else the first of
+    ``model``, ``state_dict``, ``model_ema``, ``state_dict_ema``, else the mapping itself."""
+    if not isinstance(checkpoint, Mapping):
+        raise CheckpointMismatchError(f"checkpoint is a {type(checkpoint).__name__}, not a mapping of weights")
+    if key is not None:
+        if key not in checkpoint:
+            raise CheckpointMismatchError(f"checkpoint has no {key!r} entry; it has {sorted(checkpoint)}")
+        state_dict = checkpoint[key]
+    else:
+        found = next((k for k in _STATE_DICT_KEYS if isinstance(checkpoint.get(k), Mapping)), None)
+        state_dict = checkpoint[found] if found else checkpoint
+    tensors = {k: v for k, v in state_dict.items() if isinstance(v, torch.Tensor)}
+    if not tensors:
+        raise CheckpointMismatchError(f"no tensors found in checkpoint entries {sorted(state_dict)[:10]}")
+    # DataParallel / DDP prefixes
+    return {k[7:] if k.startswith("module.") else k: v for k, v in tensors.items()}
+
+
+def _summarise(keys: list[str], limit: int = 20) -> str:
+    shown = ", ".join(keys[:limit])
+    return shown + (f", ... ({len(keys) - limit} more)" if len(keys) > limit else "")
+
+
+def load_state_dict_strict(
+    model: nn.Module, state_dict: Mapping[str, torch.Tensor], allow_missing: tuple[str, ...] = ()
+) -> None:
+    """Load every tensor or raise :class:`CheckpointMismatchError` naming the missing,
+    unexpected and mis-shaped keys (``allow_missing`` keys may be absent)."""
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in state_dict and k not in allow_missing]
+    unexpected = [k for k in state_dict if k not in expected]
+    misshaped = [
+        f"{k} (checkpoint {tuple(v.shape)} vs model {tuple(expected[k].shape)})"
+        for k, v in state_dict.items()
+        if k in expected and v.shape != expected[k].shape
+    ]
+    if missing or unexpected or misshaped:
+        lines = [f"checkpoint does not fit {type(model).__name__}:"]
+        if missing:
+            lines.append(f"  missing keys ({len(missing)}): {_summarise(missing)}")
+        if unexpected:
+            lines.append(f"  unexpected keys ({len(unexpected)}): {_summarise(unexpected)}")
+        if misshaped:
+            lines.append(f"  mis-shaped keys ({len(misshaped)}): {_summarise(misshaped)}")
+        raise CheckpointMismatchError("\n".join(lines))
+    model.load_state_dict(state_dict, strict=False)
+
+
+def load_pretrained_checkpoint(
+    model: nn.Module,
+    path: str | os.PathLike,
+    filter_fn: Callable[[dict, nn.Module], dict],
+    key: str | None = None,
+) -> None:
+    """Load an original (or our own) checkpoint into ``model`` the way timm's pretrained
+    loading would: filter/remap keys, adapt the first conv to ``in_chans``, drop the classifier
+    when the model's class count differs, and fail loudly on anything else that does not fit."""
+    state_dict = filter_fn(extract_state_dict(load_checkpoint_file(path), key), model)
+    cfg = getattr(model, "pretrained_cfg", None) or {}
+    allow_missing: tuple[str, ...] = ()
+
+    first_conv = cfg.get("first_conv")
+    if first_conv and f"{first_conv}.weight" in state_dict:
+        weight = state_dict[f"{first_conv}.weight"]
+        target = model.get_submodule(first_conv).weight
+        if weight.shape[1] != target.shape[1]:
+            state_dict[f"{first_conv}.weight"] = adapt_input_conv(target.shape[1], weight)
+
+    classifier = cfg.get("classifier")
+    if classifier and getattr(model, "num_classes", None) != cfg.get("num_classes"):
+        # a new task (another class count, or no head): keep the fresh head, as timm does
+        for suffix in ("weight", "bias"):
+            state_dict.pop(f"{classifier}.{suffix}", None)
+        allow_missing = tuple(f"{classifier}.{s}" for s in ("weight", "bias"))
+    load_state_dict_strict(model, state_dict, allow_missing)
+
+
+def build_model(model_cls: type[nn.Module], variant: str, pretrained: bool = False, **kwargs) -> nn.Module:
+    """timm's ``build_model_with_cfg`` with the zoo's conventions: pretrained weights always go
+    through ``model.load_pretrained`` (safe, strict, original formats) and ``features_only``
+    gives NCHW maps of the four stages."""
+    overlay = dict(kwargs.pop("pretrained_cfg_overlay", None) or {})
+    overlay["custom_load"] = True
+    kwargs.setdefault("feature_cfg", dict(feature_cls="getter", out_indices=(0, 1, 2, 3)))
+    return build_model_with_cfg(model_cls, variant, pretrained, pretrained_cfg_overlay=overlay, **kwargs)

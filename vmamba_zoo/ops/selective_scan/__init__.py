@@ -1,0 +1,300 @@
+"""The selective scan (S6) of every visual-Mamba family, as two custom ops.
+
+``selective_scan`` is the real, diagonal, grouped S6 of VMamba / EfficientVMamba / GroupMamba /
+Res-VMamba: per channel ``c`` of group ``g = c // Dg``
+
+    dt_l = softplus(delta_l + delta_bias)        (or delta_l + delta_bias)
+    h_l  = exp(dt_l * A) * h_{l-1} + dt_l * B_{g,l} * u_l,   h_{-1} = 0
+    y_l  = sum_n C_{g,n,l} * h_{n,l} + D * u_l
+
+``selective_scan_states`` returns every hidden state ``h`` instead (Spatial-Mamba applies its
+observation equation after a spatial fusion of the states), with no C and no D term.
+
+Each op is one ``torch.library.custom_op`` (``vmamba_zoo::selective_scan``,
+``vmamba_zoo::selective_scan_states``) whatever the backend, so fvcore, ``torch.jit.trace`` and
+``torch.compile`` see one node with a stable name; the backward is another custom op computed by
+the same backend (an adjoint scan, never autograd through a loop). Computation happens in
+float32 (float64 when an input is float64, for gradcheck); outputs are in that dtype.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from .. import _backends
+
+_PACKAGE = __name__
+
+
+def _kernels(backend: str):
+    return _backends.load(_PACKAGE, backend)
+
+
+# --------------------------------------------------------------------------------------------
+# Input checking: every problem is reported at the op boundary, never inside a kernel.
+
+
+def _compute_dtype(*tensors: Tensor | None) -> torch.dtype:
+    present = [t for t in tensors if t is not None]
+    return torch.float64 if any(t.dtype == torch.float64 for t in present) else torch.float32
+
+
+def _check_tensor(name: str, t: Tensor, ndim: int, layout: str) -> None:
+    if not isinstance(t, Tensor):
+        raise ValueError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
+    if t.dtype.is_complex:
+        raise ValueError(f"{name} must be real; complex dtype {t.dtype} is not supported")
+    if not t.dtype.is_floating_point:
+        raise ValueError(f"{name} must be a floating-point tensor, got dtype {t.dtype}")
+    if t.dim() != ndim:
+        raise ValueError(f"{name} must be {ndim}-D {layout}, got shape {tuple(t.shape)}")
+
+
+def _check_inputs(
+    u: Tensor,
+    delta: Tensor,
+    A: Tensor,
+    B: Tensor,
+    C: Tensor | None,
+    D: Tensor | None,
+    delta_bias: Tensor | None,
+) -> None:
+    _check_tensor("u", u, 3, "(batch, channels, L)")
+    _check_tensor("delta", delta, 3, "(batch, channels, L)")
+    _check_tensor("A", A, 2, "(channels, N)")
+    _check_tensor("B", B, 4, "(batch, groups, N, L)")
+    if C is not None:
+        _check_tensor("C", C, 4, "(batch, groups, N, L)")
+    batch, channels, length = u.shape
+    if delta.shape != u.shape:
+        raise ValueError(f"delta must have u's shape {tuple(u.shape)}, got {tuple(delta.shape)}")
+    if length == 0 or batch == 0 or channels == 0:
+        raise ValueError(f"u must have non-empty batch, channel and length dims, got {tuple(u.shape)}")
+    if A.shape[0] != channels:
+        raise ValueError(f"A must have {channels} rows (one per channel of u), got shape {tuple(A.shape)}")
+    state = A.shape[1]
+    if state == 0:
+        raise ValueError("A must have at least one state (N >= 1)")
+    for name, t in (("B", B), ("C", C)):
+        if t is None:
+            continue
+        if t.shape[0] != batch or t.shape[2] != state or t.shape[3] != length:
+            raise ValueError(
+                f"{name} must have shape (batch={batch}, groups, N={state}, L={length}), got {tuple(t.shape)}"
+            )
+    groups = B.shape[1]
+    if C is not None and C.shape[1] != groups:
+        raise ValueError(f"B and C must have the same number of groups, got {groups} and {C.shape[1]}")
+    if groups == 0 or channels % groups != 0:
+        raise ValueError(f"channels ({channels}) must be divisible by groups ({groups})")
+    for name, t in (("D", D), ("delta_bias", delta_bias)):
+        if t is None:
+            continue
+        _check_tensor(name, t, 1, "(channels,)")
+        if t.shape[0] != channels:
+            raise ValueError(f"{name} must have shape ({channels},), got {tuple(t.shape)}")
+    devices = {t.device for t in (u, delta, A, B, C, D, delta_bias) if t is not None}
+    if len(devices) > 1:
+        raise ValueError(f"all inputs must be on one device, got {sorted(str(d) for d in devices)}")
+
+
+def _prepare(dtype: torch.dtype, *tensors: Tensor | None) -> list[Tensor | None]:
+    return [None if t is None else t.to(dtype).contiguous() for t in tensors]
+
+
+# --------------------------------------------------------------------------------------------
+# selective_scan
+
+
+@torch.library.custom_op("vmamba_zoo::selective_scan", mutates_args=())
+def _selective_scan_op(
+    u: Tensor,
+    delta: Tensor,
+    A: Tensor,
+    B: Tensor,
+    C: Tensor,
+    D: Tensor | None,
+    delta_bias: Tensor | None,
+    delta_softplus: bool,
+    backend: str,
+) -> tuple[Tensor, Tensor]:
+    return _kernels(backend).fwd(u, delta, A, B, C, D, delta_bias, delta_softplus)
+
+
+@_selective_scan_op.register_fake
+def _(u, delta, A, B, C, D, delta_bias, delta_softplus, backend):
+    return u.new_empty(u.shape), u.new_empty((u.shape[0], u.shape[1], A.shape[1]))
+
+
+@torch.library.custom_op("vmamba_zoo::selective_scan_backward", mutates_args=())
+def _selective_scan_backward_op(
+    u: Tensor,
+    delta: Tensor,
+    A: Tensor,
+    B: Tensor,
+    C: Tensor,
+    D: Tensor | None,
+    delta_bias: Tensor | None,
+    delta_softplus: bool,
+    backend: str,
+    dy: Tensor,
+    dlast: Tensor | None,
+) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
+    grads = _kernels(backend).bwd(u, delta, A, B, C, D, delta_bias, delta_softplus, dy, dlast)
+    # custom ops cannot return None: an empty tensor stands for "no such input".
+    return tuple(g if g is not None else u.new_empty(0) for g in grads)
+
+
+@_selective_scan_backward_op.register_fake
+def _(u, delta, A, B, C, D, delta_bias, delta_softplus, backend, dy, dlast):
+    return (
+        torch.empty_like(u),
+        torch.empty_like(delta),
+        torch.empty_like(A),
+        torch.empty_like(B),
+        torch.empty_like(C),
+        torch.empty_like(D) if D is not None else u.new_empty(0),
+        torch.empty_like(delta_bias) if delta_bias is not None else u.new_empty(0),
+    )
+
+
+def _scan_setup_context(ctx, inputs, output):
+    u, delta, A, B, C, D, delta_bias, delta_softplus, backend = inputs
+    ctx.save_for_backward(u, delta, A, B, C, D, delta_bias)
+    ctx.delta_softplus = delta_softplus
+    ctx.backend = backend
+
+
+def _scan_backward(ctx, dy, dlast):
+    u, delta, A, B, C, D, delta_bias = ctx.saved_tensors
+    if dy is None:
+        dy = torch.zeros_like(u)
+    grads = _selective_scan_backward_op(
+        u, delta, A, B, C, D, delta_bias, ctx.delta_softplus, ctx.backend, dy.contiguous(),
+        None if dlast is None else dlast.contiguous(),
+    )
+    du, ddelta, dA, dB, dC, dD, ddelta_bias = grads
+    return (
+        du, ddelta, dA, dB, dC,
+        dD if D is not None else None,
+        ddelta_bias if delta_bias is not None else None,
+        None, None,
+    )
+
+
+_selective_scan_op.register_autograd(_scan_backward, setup_context=_scan_setup_context)
+
+
+def selective_scan(
+    u: Tensor,
+    delta: Tensor,
+    A: Tensor,
+    B: Tensor,
+    C: Tensor,
+    D: Tensor | None = None,
+    delta_bias: Tensor | None = None,
+    delta_softplus: bool = False,
+    return_last_state: bool = False,
+    backend: str = "auto",
+) -> Tensor | tuple[Tensor, Tensor]:
+    """Grouped selective scan; see the module docstring for the math.
+
+    Shapes: ``u, delta`` (batch, G*Dg, L); ``A`` (G*Dg, N); ``B, C`` (batch, G, N, L);
+    ``D, delta_bias`` (G*Dg,) or None. Returns ``y`` (batch, G*Dg, L) in float32 (float64 for
+    float64 inputs), and with ``return_last_state`` also ``h_{L-1}`` (batch, G*Dg, N).
+    """
+    _check_inputs(u, delta, A, B, C, D, delta_bias)
+    backend = _backends.resolve(backend, u.device)
+    dtype = _compute_dtype(u, delta, A, B, C, D, delta_bias)
+    args = _prepare(dtype, u, delta, A, B, C, D, delta_bias)
+    y, last_state = _selective_scan_op(*args, bool(delta_softplus), backend)
+    return (y, last_state) if return_last_state else y
+
+
+# --------------------------------------------------------------------------------------------
+# selective_scan_states (all hidden states; Spatial-Mamba)
+
+
+@torch.library.custom_op("vmamba_zoo::selective_scan_states", mutates_args=())
+def _states_op(
+    u: Tensor,
+    delta: Tensor,
+    A: Tensor,
+    B: Tensor,
+    delta_bias: Tensor | None,
+    delta_softplus: bool,
+    backend: str,
+) -> Tensor:
+    return _kernels(backend).states_fwd(u, delta, A, B, delta_bias, delta_softplus)
+
+
+@_states_op.register_fake
+def _(u, delta, A, B, delta_bias, delta_softplus, backend):
+    return u.new_empty((u.shape[0], u.shape[1], A.shape[1], u.shape[2]))
+
+
+@torch.library.custom_op("vmamba_zoo::selective_scan_states_backward", mutates_args=())
+def _states_backward_op(
+    u: Tensor,
+    delta: Tensor,
+    A: Tensor,
+    B: Tensor,
+    delta_bias: Tensor | None,
+    delta_softplus: bool,
+    backend: str,
+    dh: Tensor,
+) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+    grads = _kernels(backend).states_bwd(u, delta, A, B, delta_bias, delta_softplus, dh)
+    return tuple(g if g is not None else u.new_empty(0) for g in grads)
+
+
+@_states_backward_op.register_fake
+def _(u, delta, A, B, delta_bias, delta_softplus, backend, dh):
+    return (
+        torch.empty_like(u),
+        torch.empty_like(delta),
+        torch.empty_like(A),
+        torch.empty_like(B),
+        torch.empty_like(delta_bias) if delta_bias is not None else u.new_empty(0),
+    )
+
+
+def _states_setup_context(ctx, inputs, output):
+    u, delta, A, B, delta_bias, delta_softplus, backend = inputs
+    ctx.save_for_backward(u, delta, A, B, delta_bias)
+    ctx.delta_softplus = delta_softplus
+    ctx.backend = backend
+
+
+def _states_backward(ctx, dh):
+    u, delta, A, B, delta_bias = ctx.saved_tensors
+    du, ddelta, dA, dB, ddelta_bias = _states_backward_op(
+        u, delta, A, B, delta_bias, ctx.delta_softplus, ctx.backend, dh.contiguous()
+    )
+    return du, ddelta, dA, dB, ddelta_bias if delta_bias is not None else None, None, None
+
+
+_states_op.register_autograd(_states_backward, setup_context=_states_setup_context)
+
+
+def selective_scan_states(
+    u: Tensor,
+    delta: Tensor,
+    A: Tensor,
+    B: Tensor,
+    delta_bias: Tensor | None = None,
+    delta_softplus: bool = False,
+    backend: str = "auto",
+) -> Tensor:
+    """Every hidden state of the grouped selective scan, ``h`` of shape (batch, G*Dg, N, L).
+
+    Same recurrence and shapes as :func:`selective_scan`, without C and D: the caller applies its
+    own observation equation (Spatial-Mamba fuses the states spatially first). Differentiable in
+    ``u, delta, A, B, delta_bias``.
+    """
+    _check_inputs(u, delta, A, B, None, None, delta_bias)
+    backend = _backends.resolve(backend, u.device)
+    dtype = _compute_dtype(u, delta, A, B, delta_bias)
+    args = _prepare(dtype, u, delta, A, B, delta_bias)
+    return _states_op(*args, bool(delta_softplus), backend)
