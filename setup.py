@@ -20,7 +20,8 @@ try:
 except ImportError:  # metadata-only builds (e.g. sdist) need no torch
     BuildExtension = None
 
-if BuildExtension is not None:
+# `pip install -e .` sets this so the extensions are built once, in place, by `make build-ext`.
+if BuildExtension is not None and os.environ.get("VMAMBA_ZOO_SKIP_EXT") != "1":
     # -std is left to torch (it passes the C++20 its headers need).
     cpu_arch = os.environ.get("VMAMBA_ZOO_CPU_ARCH", "native")
     cxx_flags = ["-O3", "-fopenmp", f"-march={cpu_arch}", "-ffp-contract=fast"]
@@ -42,6 +43,7 @@ if BuildExtension is not None:
                 optional=True,
             )
         )
+if BuildExtension is not None:
     cmdclass["build_ext"] = BuildExtension.with_options(use_ninja=True)
 
 setup(ext_modules=ext_modules, cmdclass=cmdclass)

@@ -22,9 +22,7 @@ fi
 PIP="$VENV/bin/python -m pip --disable-pip-version-check"
 
 log "installing $TORCH_PIN"
-$PIP install -q $TORCH_PIN
-# mmcv 2.1.0's setup.py imports pkg_resources, which setuptools 70 removed.
-$PIP install -q 'setuptools<70' wheel ninja
+$PIP install -q $TORCH_PIN wheel ninja
 
 if ! $VENV/bin/python -c "import mmcv, mmcv.ops" >/dev/null 2>&1; then
     mkdir -p "$WHEEL_DIR"
@@ -32,7 +30,10 @@ if ! $VENV/bin/python -c "import mmcv, mmcv.ops" >/dev/null 2>&1; then
     if [ -z "$wheel" ]; then
         log "building mmcv $MMCV_VERSION with CPU ops from its sdist (about 20 min on 2 cores, once per machine)"
         build_dir=$(mktemp -d)
-        $PIP download -q --no-deps --no-binary :all: "mmcv==$MMCV_VERSION" -d "$build_dir"
+        # mmcv 2.1.0's setup.py imports pkg_resources, which setuptools 70 removed: build with an
+        # older setuptools, then restore the one torch asks for.
+        $PIP install -q 'setuptools<70'
+        $PIP download -q --no-deps --no-binary :all: --no-build-isolation "mmcv==$MMCV_VERSION" -d "$build_dir"
         # torch 2.14's headers require C++20 but mmcv's setup.py hard-codes -std=c++17;
         # gcc honours the last -std flag, so a wrapper that appends c++20 overrides it.
         cat > "$build_dir/cxx20" <<'WRAP'
@@ -45,6 +46,7 @@ WRAP
             $PIP wheel --no-build-isolation --no-deps -w "$build_dir/dist" "$build_dir"/mmcv-$MMCV_VERSION.tar.gz
         cp "$build_dir"/dist/mmcv-$MMCV_VERSION-*.whl "$WHEEL_DIR"/
         rm -rf "$build_dir"
+        $PIP install -q 'setuptools>=77' 
         wheel=$(ls "$WHEEL_DIR"/mmcv-$MMCV_VERSION-*.whl | head -n 1)
     fi
     log "installing cached $wheel"
@@ -52,8 +54,4 @@ WRAP
 fi
 
 log "installing vmamba_zoo (editable) with its pinned dependencies"
-$PIP install -q --no-build-isolation -e '.[dev]'
-
-log "building the C++/CUDA extensions"
-$VENV/bin/python setup.py -q build_ext --inplace || true
-$VENV/bin/python -m vmamba_zoo.ops.report
+VMAMBA_ZOO_SKIP_EXT=1 $PIP install -q --no-build-isolation -e '.[dev]'

@@ -72,6 +72,9 @@ def unavailable_reason(backend: str, device: torch.device) -> str | None:
     raise ValueError(f"unknown backend {backend!r}; choose one of {('auto',) + BACKENDS}")
 
 
+# A trace-time constant for torch.compile: resolution imports modules and reads the environment,
+# which dynamo must not trace.
+@torch.compiler.assume_constant_result
 def resolve(backend: str, device: torch.device) -> str:
     """Turn ``backend`` (a name or ``"auto"``) into a backend that runs on ``device``."""
     if not isinstance(backend, str):
