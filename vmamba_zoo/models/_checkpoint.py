@@ -20,7 +20,7 @@ import types
 from collections.abc import Callable, Mapping
 
 import torch
-from timm.layers import adapt_input_conv
+from timm.models import adapt_input_conv
 from timm.models import build_model_with_cfg
 from torch import nn
 
