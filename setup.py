@@ -25,20 +25,23 @@ if BuildExtension is not None and os.environ.get("VMAMBA_ZOO_SKIP_EXT") != "1":
     # -std is left to torch (it passes the C++20 its headers need).
     cpu_arch = os.environ.get("VMAMBA_ZOO_CPU_ARCH", "native")
     cxx_flags = ["-O3", "-fopenmp", f"-march={cpu_arch}", "-ffp-contract=fast"]
-    ext_modules.append(
-        CppExtension(
-            "vmamba_zoo._C",
-            sorted(glob.glob("csrc/cpu/*.cpp")),
-            extra_compile_args={"cxx": cxx_flags},
-            extra_link_args=["-fopenmp"],
-            optional=True,
+    cpu_sources = sorted(glob.glob("csrc/cpu/*.cpp"))
+    cuda_sources = sorted(glob.glob("csrc/cuda/*.cu") + glob.glob("csrc/cuda/*.cpp"))
+    if cpu_sources:
+        ext_modules.append(
+            CppExtension(
+                "vmamba_zoo._C",
+                cpu_sources,
+                extra_compile_args={"cxx": cxx_flags},
+                extra_link_args=["-fopenmp"],
+                optional=True,
+            )
         )
-    )
-    if shutil.which("nvcc") or os.environ.get("CUDA_HOME"):
+    if cuda_sources and (shutil.which("nvcc") or os.environ.get("CUDA_HOME")):
         ext_modules.append(
             CUDAExtension(
                 "vmamba_zoo._C_cuda",
-                sorted(glob.glob("csrc/cuda/*.cu") + glob.glob("csrc/cuda/*.cpp")),
+                cuda_sources,
                 extra_compile_args={"cxx": ["-O3"], "nvcc": ["-O3", "--use_fast_math", "--threads", "2"]},
                 optional=True,
             )

@@ -4,15 +4,28 @@
 # A failed build is reported, not fatal: the package imports with the backends that built.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-if command -v nvcc >/dev/null 2>&1 || [ -x /usr/local/cuda/bin/nvcc ]; then
-    # torch otherwise guesses a CUDA folder without libcudart and the link fails
-    export CUDA_HOME=${CUDA_HOME:-$(dirname "$(dirname "$(readlink -f "$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)")")")}
+# The CUDA toolkit folder: the one whose bin/ has nvcc and whose lib64/ (or lib/) has libcudart;
+# torch otherwise guesses a folder without it and the link fails.
+find_cuda_home() {
+    local nvcc_dir=""
+    command -v nvcc >/dev/null 2>&1 && nvcc_dir=$(dirname "$(dirname "$(readlink -f "$(command -v nvcc)")")")
+    for candidate in "${CUDA_HOME:-}" /usr/local/cuda "$nvcc_dir" /usr/local/cuda-*; do
+        [ -n "$candidate" ] && [ -x "$candidate/bin/nvcc" ] || continue
+        if ls "$candidate"/lib64/libcudart.so* "$candidate"/lib/libcudart.so* >/dev/null 2>&1; then
+            echo "$candidate"
+            return 0
+        fi
+    done
+    return 1
+}
+if cuda_home=$(find_cuda_home); then
+    export CUDA_HOME=$cuda_home
     export PATH="$CUDA_HOME/bin:$PATH"
     export TORCH_CUDA_ARCH_LIST=${TORCH_CUDA_ARCH_LIST:-"8.0;9.0"}
     echo "[build-ext] CUDA toolkit at $CUDA_HOME, arch list $TORCH_CUDA_ARCH_LIST"
 else
     unset CUDA_HOME
-    echo "[build-ext] nvcc not found: building the CPU extension only"
+    echo "[build-ext] no CUDA toolkit (nvcc + libcudart) found: building the CPU extension only"
 fi
 export MAX_JOBS=${MAX_JOBS:-2}
 if ! command -v "${CXX:-g++}" >/dev/null 2>&1; then
