@@ -30,8 +30,8 @@ if ! $VENV/bin/python -c "import mmcv, mmcv.ops" >/dev/null 2>&1; then
     if [ -z "$wheel" ]; then
         log "building mmcv $MMCV_VERSION with CPU ops from its sdist (about 20 min on 2 cores, once per machine)"
         build_dir=$(mktemp -d)
-        # mmcv 2.1.0's setup.py imports pkg_resources, which setuptools 70 removed: build with an
-        # older setuptools, then restore the one torch asks for.
+        # mmcv 2.1.0's setup.py imports pkg_resources and is known to build with setuptools<70;
+        # afterwards restore the range torch (>=77) and mmengine (pkg_resources, <81) need.
         $PIP install -q 'setuptools<70'
         $PIP download -q --no-deps --no-binary :all: --no-build-isolation "mmcv==$MMCV_VERSION" -d "$build_dir"
         # torch 2.14's headers require C++20 but mmcv's setup.py hard-codes -std=c++17;
@@ -46,7 +46,7 @@ WRAP
             $PIP wheel --no-build-isolation --no-deps -w "$build_dir/dist" "$build_dir"/mmcv-$MMCV_VERSION.tar.gz
         cp "$build_dir"/dist/mmcv-$MMCV_VERSION-*.whl "$WHEEL_DIR"/
         rm -rf "$build_dir"
-        $PIP install -q 'setuptools>=77' 
+        $PIP install -q 'setuptools>=77,<81'
         wheel=$(ls "$WHEEL_DIR"/mmcv-$MMCV_VERSION-*.whl | head -n 1)
     fi
     log "installing cached $wheel"
