@@ -1,0 +1,20 @@
+// Python bindings of the CPU backend (vmamba_zoo._C). Inputs are checked by the Python ops
+// before they get here; the kernels only re-check what would make them read out of bounds.
+#include <torch/extension.h>
+
+#include "ops.h"
+
+PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
+  m.doc() = "vmamba_zoo CPU kernels: selective scan and cross-scan/merge (OpenMP + SIMD)";
+  using namespace pybind11::literals;
+  m.def("selective_scan_fwd", &vmamba_zoo::selective_scan_fwd, "u"_a, "delta"_a, "A"_a, "B"_a, "C"_a, "D"_a,
+        "delta_bias"_a, "softplus"_a);
+  m.def("selective_scan_bwd", &vmamba_zoo::selective_scan_bwd, "u"_a, "delta"_a, "A"_a, "B"_a, "C"_a, "D"_a,
+        "delta_bias"_a, "softplus"_a, "dy"_a, "dlast"_a);
+  m.def("selective_scan_states_fwd", &vmamba_zoo::selective_scan_states_fwd, "u"_a, "delta"_a, "A"_a, "B"_a,
+        "delta_bias"_a, "softplus"_a);
+  m.def("selective_scan_states_bwd", &vmamba_zoo::selective_scan_states_bwd, "u"_a, "delta"_a, "A"_a, "B"_a,
+        "delta_bias"_a, "softplus"_a, "dh"_a);
+  m.def("cross_scan", &vmamba_zoo::cross_scan, "x"_a, "mode"_a);
+  m.def("cross_merge", &vmamba_zoo::cross_merge, "ys"_a, "H"_a, "W"_a, "mode"_a);
+}

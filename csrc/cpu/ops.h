@@ -1,0 +1,34 @@
+// Entry points of the vmamba_zoo._C CPU extension (bound to Python in module.cpp).
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace vmamba_zoo {
+
+using OptTensor = std::optional<at::Tensor>;
+
+// Selective scan: see vmamba_zoo/ops/selective_scan/__init__.py for the math and shapes.
+std::vector<at::Tensor> selective_scan_fwd(const at::Tensor& u, const at::Tensor& delta, const at::Tensor& A,
+                                           const at::Tensor& B, const at::Tensor& C, const OptTensor& D,
+                                           const OptTensor& delta_bias, bool softplus);
+// Returns (du, ddelta, dA, dB, dC, dD or None, ddelta_bias or None).
+std::vector<OptTensor> selective_scan_bwd(const at::Tensor& u, const at::Tensor& delta, const at::Tensor& A,
+                                          const at::Tensor& B, const at::Tensor& C, const OptTensor& D,
+                                          const OptTensor& delta_bias, bool softplus, const at::Tensor& dy,
+                                          const OptTensor& dlast);
+at::Tensor selective_scan_states_fwd(const at::Tensor& u, const at::Tensor& delta, const at::Tensor& A,
+                                     const at::Tensor& B, const OptTensor& delta_bias, bool softplus);
+// Returns (du, ddelta, dA, dB, ddelta_bias or None).
+std::vector<OptTensor> selective_scan_states_bwd(const at::Tensor& u, const at::Tensor& delta, const at::Tensor& A,
+                                                 const at::Tensor& B, const OptTensor& delta_bias, bool softplus,
+                                                 const at::Tensor& dh);
+
+// Cross-scan / cross-merge: see vmamba_zoo/ops/cross_scan/modes.py for the modes.
+at::Tensor cross_scan(const at::Tensor& x, const std::string& mode);
+at::Tensor cross_merge(const at::Tensor& ys, int64_t H, int64_t W, const std::string& mode);
+
+}  // namespace vmamba_zoo
