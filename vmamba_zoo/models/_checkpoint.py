@@ -156,10 +156,18 @@ def load_pretrained_checkpoint(
 
     classifier = cfg.get("classifier")
     if classifier and getattr(model, "num_classes", None) != cfg.get("num_classes"):
-        # a new task (another class count, or no head): keep the fresh head, as timm does
-        for suffix in ("weight", "bias"):
-            state_dict.pop(f"{classifier}.{suffix}", None)
-        allow_missing = tuple(f"{classifier}.{s}" for s in ("weight", "bias"))
+        # a new task (another class count, or no head): keep the fresh head(s), as timm does,
+        # unless the checkpoint's head already fits the model (e.g. a 1000-class release loaded
+        # into a 1000-class model whose default is another dataset). ``classifier`` may name
+        # several heads (timm's convention for distilled models).
+        classifiers = (classifier,) if isinstance(classifier, str) else tuple(classifier)
+        expected = model.state_dict()
+        head_keys = [f"{c}.{s}" for c in classifiers for s in ("weight", "bias")]
+        if not all(k in state_dict and k in expected and state_dict[k].shape == expected[k].shape
+                   for k in head_keys if k in expected):
+            allow_missing = tuple(head_keys)
+            for key in allow_missing:
+                state_dict.pop(key, None)
     load_state_dict_strict(model, state_dict, allow_missing)
 
 
