@@ -58,13 +58,17 @@ def count_flops(
     model: nn.Module,
     input_size: Sequence[int] = (3, 224, 224),
     batch_size: int = 1,
-    train_mode: bool = False,
+    train_mode: bool | None = None,
 ) -> int:
     """FLOPs (fvcore multiply-adds) of one forward of ``model`` on ``(batch_size, *input_size)``.
 
-    The model is deep-copied and put in eval mode (``train_mode=True`` keeps train mode, which
-    changes how fvcore counts batch norm; Spatial-Mamba's paper counted that way).
+    The model is deep-copied and run in eval mode, or in train mode where its paper counted that
+    way: ``train_mode=None`` (the default) follows the model's ``flops_train_mode`` attribute
+    (Spatial-Mamba sets it: train mode counts its state fusion as three dilated 3x3 convolutions
+    and batch norm at 5 FLOPs per element, which is how its published numbers were produced).
     """
+    if train_mode is None:
+        train_mode = bool(getattr(model, "flops_train_mode", False))
     from fvcore.nn import FlopCountAnalysis
 
     if len(input_size) != 3:
