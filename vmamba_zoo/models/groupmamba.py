@@ -1,0 +1,571 @@
+"""GroupMamba: parameter-efficient visual state space models with grouped scans, as timm models.
+
+Paper: "GroupMamba: Efficient Group-Based Visual State Space Model", Abdelrahman Shaker et al.,
+CVPR 2025 (arXiv:2407.13772). Original code and weights: https://github.com/Amshaker/GroupMamba
+(MIT licence). Registered: ``groupmamba_tiny``, ``groupmamba_small``, ``groupmamba_base``.
+
+Architecture (the released one, see ``groupmamba.md``): a BatchNorm/ReLU conv stem, four stages
+of blocks ``x + GroupMambaLayer(x)``, ``x + FFN(LN(x))`` (the FFN has a depthwise 3x3 conv), and a
+classifier that pools the stage-4 tokens, refines the pooled token with one more (token-wise)
+block and feeds it to two linear heads. The token mixer (the "Modulated Group Mamba" layer):
+
+* LayerNorm, then the channels are split into four contiguous groups; group k runs its own
+  single-direction SS2D (``mamba_g{k}``: d_state 1, expand 1, K = 1) along route k of VMamba's
+  cross-scan (row-major, column-major, and both reversed). The four SS2Ds run here as ONE
+  grouped computation (``cross2d_grouped`` scan, per-group projections as batched matmuls, one
+  grouped selective scan), numerically the same as four separate ones.
+* The result is multiplied by ``skip_scale`` and by the normalised input (a gate, as released),
+  then by a channel affinity (an SE block on the normalised input), normed again with the same
+  LayerNorm and projected.
+
+Distillation: the released models have two heads (``head.fc`` and ``head.fc_dist``, trained with
+a DeiT-style hard-distillation loss). As in the original (and timm's distilled DeiT), the model
+returns the average of both heads; ``set_distilled_training(True)`` makes train mode return the
+tuple ``(head, dist_head)`` the original returns in train mode, for a distillation loss.
+
+FLOPs: ``count_flops(model)`` (fvcore on the eval-mode model with the selective-scan handle, as
+VMamba counts) gives 4.706 / 7.281 / 14.186 GFLOPs for T / S / B, the count of the authors' own
+code; the paper prints 4.5 / 7.0 / 14 without saying how it counted (``groupmamba.md`` §5).
+
+Layout: channel-last (batch, H, W, C) tensors everywhere; ``forward_features`` returns NHWC,
+``forward_intermediates`` / ``features_only`` NCHW. Stage taps are the block outputs after the
+stage's LayerNorm (``norm1..3`` of the original, applied before the next downsample); stage 4 is
+tapped before any norm (``norm=True`` applies the classifier's ``head.norm``, the original
+``norm4``). Original checkpoint keys (``patch_embed1``, ``block1.0``, ``norm4``, ``post_network.0``,
+``dist_head``, ...) are mapped by :func:`checkpoint_filter_fn`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
+from timm.layers import DropPath, Mlp, trunc_normal_
+from timm.models import checkpoint_seq, generate_default_cfgs, register_model
+from timm.models._features import feature_take_indices
+from torch import Tensor, nn
+
+from ..ops import cross_merge, cross_scan
+from ._checkpoint import build_model, load_pretrained_checkpoint
+from ._ssm import SelectiveScanParams, dt_rank_for, scan_stacked
+
+__all__ = ["GroupMamba", "GroupMambaLayer", "checkpoint_filter_fn"]
+
+_NUM_GROUPS = 4  # channel groups, one cross2d route each
+_TOTAL_STRIDE = 32
+_BLOCK_EPS = 1e-6  # the builders' norm_layer (block / stage / head norms)
+_INNER_EPS = 1e-5  # nn.LayerNorm default: stem, downsample, mixer and SS2D out norms
+
+
+class Stem(nn.Module):
+    """7x7/2 conv and two 3x3 convs (each BatchNorm + ReLU), a 3x3/2 conv, LayerNorm.
+    NCHW image -> NHWC tokens at stride 4."""
+
+    def __init__(self, in_chans: int, hidden_dim: int, dim: int) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        for i, kernel in enumerate((7, 3, 3)):
+            layers += [
+                nn.Conv2d(in_chans if i == 0 else hidden_dim, hidden_dim, kernel, stride=2 if i == 0 else 1,
+                          padding=kernel // 2, bias=False),
+                nn.BatchNorm2d(hidden_dim),
+                nn.ReLU(inplace=True),
+            ]
+        self.conv = nn.Sequential(*layers)
+        self.proj = nn.Conv2d(hidden_dim, dim, 3, stride=2, padding=1)
+        self.norm = nn.LayerNorm(dim, eps=_INNER_EPS)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.norm(self.proj(self.conv(x)).permute(0, 2, 3, 1))
+
+
+class Downsample(nn.Module):
+    """3x3 stride-2 conv and LayerNorm, NHWC -> NHWC."""
+
+    def __init__(self, in_dim: int, dim: int) -> None:
+        super().__init__()
+        self.proj = nn.Conv2d(in_dim, dim, 3, stride=2, padding=1)
+        self.norm = nn.LayerNorm(dim, eps=_INNER_EPS)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.norm(self.proj(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1))
+
+
+class GroupSS2D(SelectiveScanParams):
+    """The parameters of one channel group's SS2D (``mamba_g{k}``): one scan direction, d_state 1,
+    expand 1, gated, depthwise 3x3 conv with bias. :class:`GroupMambaLayer` runs the four groups
+    together, so this module has no forward of its own."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__(num_directions=1, d_inner=dim, dt_rank=dt_rank_for(dim), d_state=1)
+        self.in_proj = nn.Linear(dim, 2 * dim, bias=False)
+        self.conv2d = nn.Conv2d(dim, dim, 3, padding=1, groups=dim, bias=True)
+        self.out_norm = nn.LayerNorm(dim, eps=_INNER_EPS)
+        self.out_proj = nn.Linear(dim, dim, bias=False)
+
+
+class GroupMambaLayer(nn.Module):
+    """The Modulated Group Mamba token mixer on (batch, H, W, C); see the module docstring.
+
+    Args:
+        dim: Channels C (divisible by 4).
+        reduction: Channel-affinity bottleneck: C // reduction hidden units.
+    """
+
+    def __init__(self, dim: int, reduction: int = 16) -> None:
+        super().__init__()
+        if dim % _NUM_GROUPS:
+            raise ValueError(f"GroupMambaLayer needs channels divisible by {_NUM_GROUPS}, got {dim}")
+        self.fc1 = nn.Linear(dim, dim // reduction)
+        self.fc2 = nn.Linear(dim // reduction, dim)
+        self.norm = nn.LayerNorm(dim, eps=_INNER_EPS)
+        group_dim = dim // _NUM_GROUPS
+        self.mamba_g1 = GroupSS2D(group_dim)
+        self.mamba_g2 = GroupSS2D(group_dim)
+        self.mamba_g3 = GroupSS2D(group_dim)
+        self.mamba_g4 = GroupSS2D(group_dim)
+        self.proj = nn.Linear(dim, dim)
+        self.skip_scale = nn.Parameter(torch.ones(1))
+
+    def _groups(self) -> tuple[GroupSS2D, ...]:
+        return (self.mamba_g1, self.mamba_g2, self.mamba_g3, self.mamba_g4)
+
+    def _grouped_ssm(self, x: Tensor) -> Tensor:
+        """The four per-group SS2Ds on the channel groups of normalised x (batch, H, W, C)."""
+        batch, H, W, C = x.shape
+        G, d, tokens = _NUM_GROUPS, C // _NUM_GROUPS, batch * H * W
+        groups = self._groups()
+        # in_proj of every group: one batched matmul over (G, tokens, d) views of x
+        w_in = torch.stack([g.in_proj.weight for g in groups]).transpose(1, 2)  # (G, d, 2d)
+        xz = torch.bmm(x.reshape(tokens, G, d).transpose(0, 1), w_in)  # (G, tokens, 2d)
+        xs, z = xz.split(d, dim=2)
+        xs = xs.reshape(G, batch, H, W, d).permute(1, 0, 4, 2, 3).reshape(batch, G * d, H, W)
+        conv_weight = torch.cat([g.conv2d.weight for g in groups])
+        conv_bias = torch.cat([g.conv2d.bias for g in groups])
+        xs = F.silu(F.conv2d(xs, conv_weight, conv_bias, padding=1, groups=G * d))
+        ys = scan_stacked(groups, cross_scan(xs, "cross2d_grouped"))  # (batch, G, d, L) float32
+        y = cross_merge(ys, H, W, "cross2d_grouped").transpose(1, 2).reshape(tokens, G * d)
+        # each group's out_norm (LayerNorm over its d channels) is a group norm of G groups
+        y = F.group_norm(
+            y, G,
+            torch.cat([g.out_norm.weight for g in groups]),
+            torch.cat([g.out_norm.bias for g in groups]),
+            eps=groups[0].out_norm.eps,
+        ).to(x.dtype)
+        y = y.view(tokens, G, d).transpose(0, 1) * F.silu(z)  # (G, tokens, d)
+        w_out = torch.stack([g.out_proj.weight for g in groups]).transpose(1, 2)  # (G, d, d)
+        y = torch.bmm(y, w_out)
+        return y.view(G, batch, H, W, d).permute(1, 2, 3, 0, 4).reshape(batch, H, W, C)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = self.norm(x)
+        affinity = torch.sigmoid(self.fc2(F.relu(self.fc1(x.mean((1, 2))))))  # (batch, C)
+        # the gate by the normalised input, skip_scale and the channel affinity, in one pass
+        y = self._grouped_ssm(x) * x * (self.skip_scale * affinity)[:, None, None, :]
+        return self.proj(self.norm(y))
+
+
+class DepthwiseConv(nn.Module):
+    """Depthwise 3x3 conv (with bias) on NHWC tensors."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.dwconv = nn.Conv2d(dim, dim, 3, padding=1, groups=dim)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.dwconv(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
+
+
+class ConvFfn(nn.Module):
+    """PVTv2's FFN: Linear, depthwise 3x3 conv, GELU, Linear (NHWC)."""
+
+    def __init__(self, dim: int, hidden_dim: int) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(dim, hidden_dim)
+        self.dwconv = DepthwiseConv(hidden_dim)
+        self.act = nn.GELU()
+        self.fc2 = nn.Linear(hidden_dim, dim)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.fc2(self.act(self.dwconv(self.fc1(x))))
+
+
+class GroupMambaBlock(nn.Module):
+    """x + GroupMambaLayer(x), then x + FFN(LN(x)); the mixer normalises its input itself."""
+
+    def __init__(self, dim: int, mlp_ratio: float, drop_path: float = 0.0) -> None:
+        super().__init__()
+        self.norm2 = nn.LayerNorm(dim, eps=_BLOCK_EPS)
+        self.attn = GroupMambaLayer(dim)
+        self.mlp = ConvFfn(dim, int(dim * mlp_ratio))
+        self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = x + self.drop_path(self.attn(x))
+        return x + self.drop_path(self.mlp(self.norm2(x)))
+
+
+class GroupMambaStage(nn.Module):
+    """Optional downsample, ``depth`` blocks, optional LayerNorm (stages 1-3 of the original)."""
+
+    def __init__(
+        self,
+        in_dim: int,
+        dim: int,
+        depth: int,
+        mlp_ratio: float,
+        downsample: bool,
+        norm: bool,
+        drop_path: Sequence[float] = (),
+    ) -> None:
+        super().__init__()
+        self.downsample = Downsample(in_dim, dim) if downsample else nn.Identity()
+        rates = list(drop_path) or [0.0] * depth
+        self.blocks = nn.Sequential(*[GroupMambaBlock(dim, mlp_ratio, rates[i]) for i in range(depth)])
+        self.norm = nn.LayerNorm(dim, eps=_BLOCK_EPS) if norm else nn.Identity()
+        self.grad_checkpointing = False
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = self.downsample(x)
+        if self.grad_checkpointing and not torch.jit.is_scripting():
+            x = checkpoint_seq(self.blocks, x)
+        else:
+            x = self.blocks(x)
+        return self.norm(x)
+
+
+class ClassBlock(nn.Module):
+    """The classifier's block on the pooled token (batch, 1, 1, C): post-norm mixer branch,
+    pre-norm plain MLP (the original ``post_network.0``)."""
+
+    def __init__(self, dim: int, mlp_ratio: float) -> None:
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dim, eps=_BLOCK_EPS)
+        self.norm2 = nn.LayerNorm(dim, eps=_BLOCK_EPS)
+        self.attn = GroupMambaLayer(dim)
+        self.mlp = Mlp(dim, int(dim * mlp_ratio), act_layer=nn.GELU)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = x + self.norm1(self.attn(x))
+        return x + self.mlp(self.norm2(x))
+
+
+class GroupMambaHead(nn.Module):
+    """Mean-pool the tokens, :class:`ClassBlock`, LayerNorm, then the class and distillation heads.
+
+    Returns the mean of both heads, or ``(head, dist_head)`` in train mode with
+    ``distilled_training``. ``pool_type=''`` disables the whole head (returns its input).
+    """
+
+    def __init__(self, dim: int, num_classes: int, mlp_ratio: float, pool_type: str = "avg",
+                 drop_rate: float = 0.0) -> None:
+        super().__init__()
+        self.dim = dim
+        self.pool_type = _check_pool(pool_type)
+        self.post = ClassBlock(dim, mlp_ratio)
+        self.norm = nn.LayerNorm(dim, eps=_BLOCK_EPS)
+        self.drop = nn.Dropout(drop_rate)
+        self.fc = nn.Linear(dim, num_classes) if num_classes > 0 else nn.Identity()
+        self.fc_dist = nn.Linear(dim, num_classes) if num_classes > 0 else nn.Identity()
+        self.distilled_training = False
+
+    def reset(self, num_classes: int, pool_type: str | None = None) -> None:
+        if pool_type is not None:
+            self.pool_type = _check_pool(pool_type)
+        self.fc = nn.Linear(self.dim, num_classes) if num_classes > 0 else nn.Identity()
+        self.fc_dist = nn.Linear(self.dim, num_classes) if num_classes > 0 else nn.Identity()
+
+    def forward(self, x: Tensor, pre_logits: bool = False) -> Tensor | tuple[Tensor, Tensor]:
+        if not self.pool_type:
+            return x
+        token = x.flatten(1, 2).mean(1)[:, None, None, :]  # (batch, 1, 1, C)
+        x = self.drop(self.norm(self.post(token).flatten(1)))
+        if pre_logits:
+            return x
+        logits, logits_dist = self.fc(x), self.fc_dist(x)
+        if self.distilled_training and self.training and not torch.jit.is_scripting():
+            return logits, logits_dist
+        return (logits + logits_dist) / 2
+
+
+def _check_pool(pool_type: str) -> str:
+    if pool_type not in ("avg", ""):
+        raise ValueError(f"GroupMamba supports global_pool 'avg' or '' (no head), got {pool_type!r}")
+    return pool_type
+
+
+class GroupMamba(nn.Module):
+    """GroupMamba backbone + distilled classifier (see the module docstring).
+
+    Args:
+        in_chans: Input image channels.
+        num_classes: Classes of both heads (0 = no heads; the head then returns pre-logits).
+        global_pool: ``'avg'`` (mean token, class block, norm, heads) or ``''`` (no head at all).
+        stem_hidden_dim: Width of the stem's three BatchNorm convs.
+        embed_dims: Stage widths (each divisible by 4).
+        depths: Blocks per stage.
+        mlp_ratios: FFN width ratio per stage (the last one also sizes the class block's MLP).
+        drop_rate: Dropout before the heads (the original has none).
+        drop_path_rate: Stochastic depth, linearly increasing over the stage blocks.
+    """
+
+    def __init__(
+        self,
+        in_chans: int = 3,
+        num_classes: int = 1000,
+        global_pool: str = "avg",
+        stem_hidden_dim: int = 32,
+        embed_dims: Sequence[int] = (64, 128, 348, 448),
+        depths: Sequence[int] = (3, 4, 9, 3),
+        mlp_ratios: Sequence[float] = (8, 8, 4, 4),
+        drop_rate: float = 0.0,
+        drop_path_rate: float = 0.0,
+    ) -> None:
+        super().__init__()
+        if not len(embed_dims) == len(depths) == len(mlp_ratios):
+            raise ValueError("embed_dims, depths and mlp_ratios must have the same length")
+        self.in_chans = in_chans
+        self.num_classes = num_classes
+        self.output_fmt = "NHWC"
+        self.num_features = self.head_hidden_size = embed_dims[-1]
+
+        self.stem = Stem(in_chans, stem_hidden_dim, embed_dims[0])
+        rates = torch.linspace(0, drop_path_rate, sum(depths)).tolist()
+        stages, self.feature_info = [], []
+        last = len(depths) - 1
+        for i, depth in enumerate(depths):
+            start = sum(depths[:i])
+            stages.append(GroupMambaStage(
+                embed_dims[max(i - 1, 0)], embed_dims[i], depth, mlp_ratios[i],
+                downsample=i > 0, norm=i < last, drop_path=rates[start:start + depth],
+            ))
+            self.feature_info.append(dict(num_chs=embed_dims[i], reduction=4 * 2**i, module=f"stages.{i}"))
+        self.stages = nn.Sequential(*stages)
+        self.head = GroupMambaHead(embed_dims[-1], num_classes, mlp_ratios[-1], global_pool, drop_rate)
+        self.apply(self._init_weights)
+
+    @staticmethod
+    def _init_weights(module: nn.Module) -> None:
+        # GroupMamba's init; the scan parameters are raw Parameters and keep their own init.
+        if isinstance(module, nn.Linear):
+            trunc_normal_(module.weight, std=0.02)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.LayerNorm):
+            nn.init.ones_(module.weight)
+            nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.Conv2d):
+            fan_out = module.kernel_size[0] * module.kernel_size[1] * module.out_channels // module.groups
+            nn.init.normal_(module.weight, 0, math.sqrt(2.0 / fan_out))
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+
+    def load_pretrained(self, path: str) -> None:
+        """Load an original GroupMamba release (or our own state dict) strictly and safely."""
+        load_pretrained_checkpoint(self, path, checkpoint_filter_fn)
+
+    @torch.jit.ignore
+    def no_weight_decay(self) -> set[str]:
+        return set()
+
+    @torch.jit.ignore
+    def group_matcher(self, coarse: bool = False) -> dict[str, Any]:
+        return dict(
+            stem=r"^stem",
+            blocks=r"^stages\.(\d+)" if coarse else [
+                (r"^stages\.(\d+)\.downsample", (0,)),
+                (r"^stages\.(\d+)\.blocks\.(\d+)", None),
+                (r"^stages\.(\d+)\.norm", (99999,)),
+            ],
+        )
+
+    @torch.jit.ignore
+    def set_grad_checkpointing(self, enable: bool = True) -> None:
+        for stage in self.stages:
+            stage.grad_checkpointing = enable
+
+    @torch.jit.ignore
+    def set_distilled_training(self, enable: bool = True) -> None:
+        """Train mode returns ``(head, dist_head)`` logits (as the original) instead of their mean."""
+        self.head.distilled_training = enable
+
+    @torch.jit.ignore
+    def get_classifier(self) -> nn.Module:
+        return self.head.fc
+
+    def reset_classifier(self, num_classes: int, global_pool: str | None = None) -> None:
+        self.num_classes = num_classes
+        self.head.reset(num_classes, global_pool)
+
+    def _check_input(self, x: Tensor) -> None:
+        if not isinstance(x, Tensor) or x.dim() != 4:
+            shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
+            raise ValueError(f"GroupMamba expects a 4-D (batch, {self.in_chans}, H, W) image tensor, got {shape}")
+        if x.shape[1] != self.in_chans:
+            raise ValueError(f"GroupMamba was built for in_chans={self.in_chans}, got {x.shape[1]} channels")
+        H, W = x.shape[2:]
+        if H == 0 or W == 0 or H % _TOTAL_STRIDE or W % _TOTAL_STRIDE:
+            raise ValueError(f"GroupMamba needs H and W divisible by {_TOTAL_STRIDE} (and > 0), got {H}x{W}")
+
+    def forward_intermediates(
+        self,
+        x: Tensor,
+        indices: int | list[int] | None = None,
+        norm: bool = False,
+        stop_early: bool = False,
+        output_fmt: str = "NCHW",
+        intermediates_only: bool = False,
+    ) -> list[Tensor] | tuple[Tensor, list[Tensor]]:
+        """Stage outputs (stages 1-3 after their LayerNorm), as timm's contract defines.
+
+        Args:
+            x: Image batch (batch, in_chans, H, W), H and W divisible by 32.
+            indices: Last n stages if int, all if None, these stages if a sequence.
+            norm: Apply the classifier's LayerNorm (the original ``norm4``) to stage 4's output.
+            stop_early: Stop after the last requested stage.
+            output_fmt: ``'NCHW'`` or ``'NHWC'`` for the intermediates.
+            intermediates_only: Return only the intermediates.
+        """
+        if output_fmt not in ("NCHW", "NHWC"):
+            raise ValueError(f"output_fmt must be 'NCHW' or 'NHWC', got {output_fmt!r}")
+        self._check_input(x)
+        num_stages = len(self.stages)
+        take_indices, max_index = feature_take_indices(num_stages, indices)
+        stages = self.stages if torch.jit.is_scripting() or not stop_early else self.stages[: max_index + 1]
+
+        intermediates = []
+        x = self.stem(x)
+        for i, stage in enumerate(stages):
+            x = stage(x)
+            if i in take_indices:
+                feat = self.head.norm(x) if norm and i == len(self.feature_info) - 1 else x
+                intermediates.append(feat.permute(0, 3, 1, 2).contiguous() if output_fmt == "NCHW" else feat)
+        if intermediates_only:
+            return intermediates
+        return x, intermediates
+
+    def prune_intermediate_layers(
+        self, indices: int | list[int] = 1, prune_norm: bool = False, prune_head: bool = True
+    ) -> list[int]:
+        """Drop the stages (and head norm / head) not needed for ``indices``; returns the kept indices."""
+        take_indices, max_index = feature_take_indices(len(self.stages), indices)
+        prune_end = max_index < len(self.stages) - 1
+        self.stages = self.stages[: max_index + 1]
+        if prune_norm or prune_end:
+            self.head.norm = nn.Identity()
+        if prune_end:
+            self.num_features = self.head_hidden_size = self.feature_info[max_index]["num_chs"]
+        if prune_head or prune_end:
+            # no parameter may stay unused (DDP): the class block goes with the heads
+            self.head.post = nn.Identity()
+            self.reset_classifier(0, "")
+        return take_indices
+
+    def forward_features(self, x: Tensor) -> Tensor:
+        """(batch, in_chans, H, W) -> stage-4 tokens (batch, H/32, W/32, C), NHWC, not normed."""
+        self._check_input(x)
+        return self.stages(self.stem(x))
+
+    def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor | tuple[Tensor, Tensor]:
+        return self.head(x, pre_logits=pre_logits)
+
+    def forward(self, x: Tensor) -> Tensor | tuple[Tensor, Tensor]:
+        return self.forward_head(self.forward_features(x))
+
+
+# ---------------------------------------------------------------------------------------------
+# Checkpoints
+
+_ORIGINAL_KEYS = (
+    (re.compile(r"^patch_embed1\."), lambda m: "stem."),
+    (re.compile(r"^patch_embed([234])\."), lambda m: f"stages.{int(m[1]) - 1}.downsample."),
+    (re.compile(r"^block([1234])\."), lambda m: f"stages.{int(m[1]) - 1}.blocks."),
+    (re.compile(r"^norm([123])\."), lambda m: f"stages.{int(m[1]) - 1}.norm."),
+    (re.compile(r"^norm4\."), lambda m: "head.norm."),
+    (re.compile(r"^post_network\.0\."), lambda m: "head.post."),
+    (re.compile(r"^head\."), lambda m: "head.fc."),
+    (re.compile(r"^dist_head\."), lambda m: "head.fc_dist."),
+)
+
+
+def checkpoint_filter_fn(state_dict: dict[str, Tensor], model: GroupMamba) -> dict[str, Tensor]:
+    """Map an original GroupMamba state dict (``classification/models/groupmamba.py`` names) to
+    ours. Our own state dicts pass through unchanged; unknown keys are kept (strict loading names
+    them)."""
+    state_dict = state_dict.get("model", state_dict)
+    if any(k.startswith("stages.") for k in state_dict):
+        return dict(state_dict)
+    out = {}
+    for key, value in state_dict.items():
+        for pattern, replacement in _ORIGINAL_KEYS:
+            match = pattern.match(key)
+            if match:
+                key = replacement(match) + key[match.end():]
+                break
+        out[key] = value
+    return out
+
+
+def _cfg(url: str = "", **kwargs: Any) -> dict[str, Any]:
+    return {
+        "url": url,
+        "num_classes": 1000,
+        "input_size": (3, 224, 224),
+        "pool_size": (7, 7),
+        "crop_pct": 0.875,
+        "interpolation": "bicubic",
+        "mean": IMAGENET_DEFAULT_MEAN,
+        "std": IMAGENET_DEFAULT_STD,
+        "first_conv": "stem.conv.0",
+        "classifier": ("head.fc", "head.fc_dist"),
+        "license": "mit",
+        "origin_url": "https://github.com/Amshaker/GroupMamba",
+        "paper_ids": "arXiv:2407.13772",
+        "paper_name": "GroupMamba: Efficient Group-Based Visual State Space Model",
+        "notes": ("EMA weights trained with hard distillation from RegNetY-16GF; output = mean of both heads",),
+        **kwargs,
+    }
+
+
+_HF = "https://huggingface.co/Abdelrahman-shaker/"
+
+default_cfgs = generate_default_cfgs({
+    "groupmamba_tiny.in1k": _cfg(url=_HF + "GroupMamba-Tiny/resolve/main/groupmamba_tiny_ema.pth"),
+    "groupmamba_small.in1k": _cfg(url=_HF + "GroupMamba-Small/resolve/main/groupmamba_small_ema.pth"),
+    "groupmamba_base.in1k": _cfg(url=_HF + "GroupMamba-Base/resolve/main/groupmamba_base_ema.pth"),
+})
+
+# groupmamba.md §1.1. drop_path_rate is left to the caller (timm convention); the releases
+# were trained with 0.05.
+_VARIANTS = {
+    "groupmamba_tiny": dict(stem_hidden_dim=32, embed_dims=(64, 128, 348, 448), depths=(3, 4, 9, 3)),
+    "groupmamba_small": dict(stem_hidden_dim=64, embed_dims=(64, 128, 348, 512), depths=(3, 4, 16, 3)),
+    "groupmamba_base": dict(stem_hidden_dim=64, embed_dims=(96, 192, 424, 512), depths=(3, 6, 21, 3)),
+}
+
+
+def _create_groupmamba(variant: str, pretrained: bool = False, **kwargs: Any) -> GroupMamba:
+    return build_model(GroupMamba, variant, pretrained, **{**_VARIANTS[variant], **kwargs})
+
+
+@register_model
+def groupmamba_tiny(pretrained: bool = False, **kwargs: Any) -> GroupMamba:
+    """GroupMamba-T (23.4M params, 83.3% top-1)."""
+    return _create_groupmamba("groupmamba_tiny", pretrained, **kwargs)
+
+
+@register_model
+def groupmamba_small(pretrained: bool = False, **kwargs: Any) -> GroupMamba:
+    """GroupMamba-S (34.8M params, 83.9% top-1)."""
+    return _create_groupmamba("groupmamba_small", pretrained, **kwargs)
+
+
+@register_model
+def groupmamba_base(pretrained: bool = False, **kwargs: Any) -> GroupMamba:
+    """GroupMamba-B (57.2M params, 84.5% top-1)."""
+    return _create_groupmamba("groupmamba_base", pretrained, **kwargs)

@@ -1,0 +1,533 @@
+"""Spatial-Mamba: visual state space models with structure-aware state fusion, as timm models.
+
+Paper: "Spatial-Mamba: Effective Visual State Space Models via Structure-Aware State Fusion",
+Chaodong Xiao, Minghan Li et al., ICLR 2025 (arXiv:2410.15091). Original code and weights:
+https://github.com/EdwardChasel/Spatial-Mamba (Apache-2.0). Registered: ``spatialmamba_tiny``,
+``spatialmamba_small``, ``spatialmamba_base``.
+
+Architecture (``spatialmamba.md``): MLLA's BatchNorm/ReLU conv stem and inverted-bottleneck
+downsampling, four stages of blocks ``x + cpe1(x)``, ``x + SSM(LN(x))``, ``x + cpe2(x)``,
+``x + MLP(LN(x))`` (cpe = residual depthwise 3x3 conv), LayerNorm, average pool, linear head.
+The token mixer (:class:`StructureAwareSSM`) runs ONE row-major selective scan with d_state 1 but
+keeps every hidden state (``selective_scan_states``), fuses the states spatially with three
+dilated (1, 3, 5) depthwise 3x3 convolutions on replicate-padded maps (:class:`StateFusion`), and
+only then applies the observation equation y = C·ĥ + D·u.
+
+Train vs eval fusion: in train mode the fusion is the three dilated convolutions weighted by
+``alpha`` (what the paper's FLOP count sees: 27 MACs per state); in eval mode, as in the original,
+the three kernels are merged into one 11x11 depthwise kernel (one conv, faster on CPU too). The
+merged kernel is rebuilt on every call (the original caches it at the first eval forward and never
+refreshes it, even after new weights are loaded); both paths give the same numbers up to float
+rounding and both are differentiable.
+
+FLOPs: the paper counts the model in train mode (``count_flops(model, train_mode=True)``:
+BatchNorm 5 per element, fusion 27 MACs per state) - the numbers in ``default_cfgs`` notes and the
+model cards follow that convention; ``count_flops(model)`` (eval mode: merged 11x11 fusion, BN
+2 per element) gives a larger number for the same model.
+
+Layout: channel-last (batch, H, W, C) tensors; ``forward_features`` returns NHWC,
+``forward_intermediates`` / ``features_only`` NCHW. Stage taps are the block outputs before the
+next stage's downsample, as in the original detection backbone, which additionally applies a
+fresh ``outnorm{i}`` LayerNorm (eps 1e-5) to each tap (those norms belong to the MMEngine
+wrapper, not to the classifier). Original checkpoint keys (``patch_embed``, ``layers.{i}``,
+``head``) are mapped by :func:`checkpoint_filter_fn`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
+from timm.layers import ClassifierHead, DropPath, Mlp, trunc_normal_
+from timm.models import checkpoint_seq, generate_default_cfgs, register_model
+from timm.models._features import feature_take_indices
+from torch import Tensor, nn
+
+from ..ops import selective_scan_states
+from ._checkpoint import build_model, load_pretrained_checkpoint
+from ._ssm import _dt_bias, dt_rank_for
+
+__all__ = ["SpatialMamba", "StructureAwareSSM", "StateFusion", "checkpoint_filter_fn"]
+
+_TOTAL_STRIDE = 32
+_FUSION_DILATIONS = (1, 3, 5)
+_FUSION_SIZE = 2 * _FUSION_DILATIONS[-1] + 1  # the merged kernel: 11x11
+
+
+class ConvNormAct(nn.Module):
+    """Conv2d, optional BatchNorm, optional ReLU (MLLA's ``ConvLayer``; keys ``conv``, ``norm``)."""
+
+    def __init__(
+        self,
+        in_chs: int,
+        out_chs: int,
+        kernel_size: int,
+        stride: int = 1,
+        padding: int = 0,
+        groups: int = 1,
+        bias: bool = True,
+        norm: bool = True,
+        act: bool = True,
+    ) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(in_chs, out_chs, kernel_size, stride, padding, groups=groups, bias=bias)
+        self.norm = nn.BatchNorm2d(out_chs) if norm else nn.Identity()
+        self.act = nn.ReLU() if act else nn.Identity()
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.act(self.norm(self.conv(x)))
+
+
+class Stem(nn.Module):
+    """3x3/2 conv, a residual pair of 3x3 convs, 3x3/2 conv to 4E and 1x1 conv to E (all with
+    BatchNorm). NCHW image -> NHWC at stride 4."""
+
+    def __init__(self, in_chans: int, dim: int) -> None:
+        super().__init__()
+        hidden = dim // 2
+        self.conv1 = ConvNormAct(in_chans, hidden, 3, stride=2, padding=1, bias=False)
+        self.conv2 = nn.Sequential(
+            ConvNormAct(hidden, hidden, 3, padding=1, bias=False),
+            ConvNormAct(hidden, hidden, 3, padding=1, bias=False, act=False),
+        )
+        self.conv3 = nn.Sequential(
+            ConvNormAct(hidden, 4 * dim, 3, stride=2, padding=1, bias=False),
+            ConvNormAct(4 * dim, dim, 1, bias=False, act=False),
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = self.conv1(x)
+        x = self.conv2(x) + x
+        return self.conv3(x).permute(0, 2, 3, 1)
+
+
+class Downsample(nn.Module):
+    """Inverted bottleneck C -> 8C (1x1, ReLU) -> depthwise 3x3/2 (ReLU) -> 2C (1x1, BatchNorm);
+    NHWC -> NHWC."""
+
+    def __init__(self, dim: int, out_dim: int, ratio: int = 4) -> None:
+        super().__init__()
+        hidden = out_dim * ratio
+        self.conv = nn.Sequential(
+            ConvNormAct(dim, hidden, 1, norm=False),
+            ConvNormAct(hidden, hidden, 3, stride=2, padding=1, groups=hidden, norm=False),
+            ConvNormAct(hidden, out_dim, 1, act=False),
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.conv(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
+
+
+class StateFusion(nn.Module):
+    """Structure-aware state fusion: ĥ = Σ_i α_i · dwconv3x3_dilation(d_i)(replicate_pad(h)).
+
+    Train mode runs the three dilated convolutions; eval mode one conv with the equivalent 11x11
+    kernel, rebuilt from the current parameters on every call (see the module docstring).
+    """
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.dim = dim
+        self.kernel_3 = nn.Parameter(torch.ones(dim, 1, 3, 3))
+        self.kernel_3_1 = nn.Parameter(torch.ones(dim, 1, 3, 3))
+        self.kernel_3_2 = nn.Parameter(torch.ones(dim, 1, 3, 3))
+        self.alpha = nn.Parameter(torch.ones(len(_FUSION_DILATIONS)))
+
+    def _kernels(self) -> tuple[Tensor, Tensor, Tensor]:
+        return self.kernel_3, self.kernel_3_1, self.kernel_3_2
+
+    def merged_kernel(self) -> Tensor:
+        """The (dim, 1, 11, 11) kernel equal to the three weighted dilated kernels."""
+        merged = self.kernel_3.new_zeros(self.dim, 1, _FUSION_SIZE, _FUSION_SIZE)
+        centre = _FUSION_SIZE // 2
+        for alpha, kernel, dilation in zip(self.alpha, self._kernels(), _FUSION_DILATIONS):
+            taps = slice(centre - dilation, centre + dilation + 1, dilation)
+            merged[:, :, taps, taps] += alpha * kernel
+        return merged
+
+    def forward(self, h: Tensor) -> Tensor:
+        """(batch, dim, H, W) states -> fused states, same shape."""
+        if self.training:
+            out = None
+            for alpha, kernel, dilation in zip(self.alpha, self._kernels(), _FUSION_DILATIONS):
+                padded = F.pad(h, (dilation,) * 4, mode="replicate")
+                term = alpha * F.conv2d(padded, kernel.to(h.dtype), dilation=dilation, groups=self.dim)
+                out = term if out is None else out + term
+            return out
+        padded = F.pad(h, (_FUSION_SIZE // 2,) * 4, mode="replicate")
+        return F.conv2d(padded, self.merged_kernel().to(h.dtype), groups=self.dim)
+
+
+class StructureAwareSSM(nn.Module):
+    """Spatial-Mamba's token mixer on (batch, H, W, C): gated single-direction SSM whose hidden
+    states are fused spatially before the output projection C (keys as the original).
+
+    Args:
+        dim: Block width C.
+        d_state: SSM state size (the released models, and the fusion, need 1).
+        expand: d_inner = expand * C.
+        dt_rank: Δ projection rank; None = ceil(C / 16).
+    """
+
+    def __init__(self, dim: int, d_state: int = 1, expand: int = 2, dt_rank: int | None = None) -> None:
+        super().__init__()
+        if d_state != 1:
+            raise ValueError(f"structure-aware state fusion needs d_state=1, got {d_state}")
+        D, R = expand * dim, dt_rank or dt_rank_for(dim)
+        self.d_inner, self.dt_rank, self.d_state = D, R, d_state
+        # nn.Linear(D, R + 2N, bias=False) and Mamba's Δ projection inits, as the original
+        self.x_proj_weight = nn.Parameter(torch.empty(R + 2 * d_state, D).uniform_(-(D**-0.5), D**-0.5))
+        self.dt_projs_weight = nn.Parameter(torch.empty(D, R).uniform_(-(R**-0.5), R**-0.5))
+        self.dt_projs_bias = nn.Parameter(_dt_bias(D, 0.001, 0.1, 1e-4))
+        self.A_logs = nn.Parameter(torch.log(torch.arange(1, d_state + 1, dtype=torch.float32)).repeat(D, 1))
+        self.Ds = nn.Parameter(torch.ones(D))
+        self.A_logs._no_weight_decay = True
+        self.Ds._no_weight_decay = True
+        self.in_proj = nn.Linear(dim, 2 * D, bias=False)
+        self.conv2d = nn.Conv2d(D, D, 3, padding=1, groups=D)
+        self.state_fusion = StateFusion(D)
+        self.out_norm = nn.LayerNorm(D)
+        self.out_proj = nn.Linear(D, dim, bias=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        batch, H, W, _ = x.shape
+        D, R, L = self.d_inner, self.dt_rank, H * W
+        x, z = self.in_proj(x).chunk(2, dim=-1)
+        xs = F.silu(self.conv2d(x.permute(0, 3, 1, 2))).reshape(batch, D, L)
+        # bmm with the weight broadcast over the batch reads xs in place (a 2-D @ 3-D matmul
+        # would transpose-copy it) and fvcore counts it exactly as the original's matmul
+        x_dbl = torch.bmm(self.x_proj_weight.to(xs.dtype).expand(batch, -1, -1), xs)  # (batch, R + 2, L)
+        dts, Bs, Cs = torch.split(x_dbl, [R, 1, 1], dim=1)
+        dts = torch.bmm(self.dt_projs_weight.to(xs.dtype).expand(batch, -1, -1), dts)  # (batch, D, L)
+        h = selective_scan_states(
+            xs, dts, -torch.exp(self.A_logs.float()), Bs.unsqueeze(1),
+            delta_bias=self.dt_projs_bias.float(), delta_softplus=True,
+        )  # (batch, D, 1, L) float32
+        h = self.state_fusion(h.view(batch, D, H, W)).view(batch, D, L)
+        y = h * Cs + xs * self.Ds.view(-1, 1)
+        y = self.out_norm(y.transpose(1, 2)).view(batch, H, W, D)
+        return self.out_proj((y * F.silu(z)).to(x.dtype))
+
+
+class SpatialMambaBlock(nn.Module):
+    """cpe1, pre-norm SSM, cpe2, pre-norm MLP - all residual - on (batch, H, W, C)."""
+
+    def __init__(self, dim: int, mlp_ratio: float = 4.0, drop_path: float = 0.0, d_state: int = 1) -> None:
+        super().__init__()
+        self.cpe1 = nn.Conv2d(dim, dim, 3, padding=1, groups=dim)
+        self.ln_1 = nn.LayerNorm(dim)
+        self.self_attention = StructureAwareSSM(dim, d_state=d_state)
+        self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
+        self.cpe2 = nn.Conv2d(dim, dim, 3, padding=1, groups=dim)
+        self.ln_2 = nn.LayerNorm(dim)
+        self.mlp = Mlp(dim, int(dim * mlp_ratio), act_layer=nn.GELU)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = x + self.cpe1(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
+        x = x + self.drop_path(self.self_attention(self.ln_1(x)))
+        x = x + self.cpe2(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
+        return x + self.drop_path(self.mlp(self.ln_2(x)))
+
+
+class SpatialMambaStage(nn.Module):
+    """Optional downsample from ``in_dim``, then ``depth`` blocks."""
+
+    def __init__(
+        self,
+        in_dim: int,
+        dim: int,
+        depth: int,
+        downsample: bool,
+        drop_path: Sequence[float] = (),
+        **block_kwargs: Any,
+    ) -> None:
+        super().__init__()
+        self.downsample = Downsample(in_dim, dim) if downsample else nn.Identity()
+        rates = list(drop_path) or [0.0] * depth
+        self.blocks = nn.Sequential(*[SpatialMambaBlock(dim, drop_path=rates[i], **block_kwargs) for i in range(depth)])
+        self.grad_checkpointing = False
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = self.downsample(x)
+        if self.grad_checkpointing and not torch.jit.is_scripting():
+            return checkpoint_seq(self.blocks, x)
+        return self.blocks(x)
+
+
+class SpatialMamba(nn.Module):
+    """Spatial-Mamba backbone + classifier (see the module docstring).
+
+    Args:
+        in_chans: Input image channels.
+        num_classes: Classifier outputs (0 = no classifier).
+        global_pool: ``'avg'`` or ``''`` (no pooling).
+        depths: Blocks per stage.
+        dims: Stage widths, or the first width (doubled per stage).
+        d_state: SSM state size (1; the fusion needs it).
+        mlp_ratio: MLP hidden width / C.
+        drop_rate: Dropout before the classifier.
+        drop_path_rate: Stochastic depth, linearly increasing over all blocks.
+    """
+
+    # The paper's FLOPs count the train-mode model (fusion as three 3x3 convs, BatchNorm 5 per
+    # element); count_flops follows this attribute by default.
+    flops_train_mode = True
+
+    def __init__(
+        self,
+        in_chans: int = 3,
+        num_classes: int = 1000,
+        global_pool: str = "avg",
+        depths: Sequence[int] = (2, 4, 8, 4),
+        dims: int | Sequence[int] = 64,
+        d_state: int = 1,
+        mlp_ratio: float = 4.0,
+        drop_rate: float = 0.0,
+        drop_path_rate: float = 0.0,
+    ) -> None:
+        super().__init__()
+        if isinstance(dims, int):
+            dims = [dims * 2**i for i in range(len(depths))]
+        dims = list(dims)
+        if len(dims) != len(depths):
+            raise ValueError(f"dims ({len(dims)}) and depths ({len(depths)}) must have the same length")
+        self.in_chans = in_chans
+        self.num_classes = num_classes
+        self.output_fmt = "NHWC"
+        self.num_features = self.head_hidden_size = dims[-1]
+
+        self.stem = Stem(in_chans, dims[0])
+        rates = torch.linspace(0, drop_path_rate, sum(depths)).tolist()
+        stages, self.feature_info = [], []
+        for i, depth in enumerate(depths):
+            start = sum(depths[:i])
+            stages.append(SpatialMambaStage(
+                dims[max(i - 1, 0)], dims[i], depth, downsample=i > 0, drop_path=rates[start:start + depth],
+                mlp_ratio=mlp_ratio, d_state=d_state,
+            ))
+            self.feature_info.append(dict(num_chs=dims[i], reduction=4 * 2**i, module=f"stages.{i}"))
+        self.stages = nn.Sequential(*stages)
+        self.norm = nn.LayerNorm(dims[-1])
+        self.head = ClassifierHead(dims[-1], num_classes, pool_type=global_pool, drop_rate=drop_rate, input_fmt="NHWC")
+        self.apply(self._init_weights)
+
+    @staticmethod
+    def _init_weights(module: nn.Module) -> None:
+        # Spatial-Mamba's init: Linear / LayerNorm only; convs and scan parameters keep their own.
+        if isinstance(module, nn.Linear):
+            trunc_normal_(module.weight, std=0.02)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.LayerNorm):
+            nn.init.ones_(module.weight)
+            nn.init.zeros_(module.bias)
+
+    def load_pretrained(self, path: str) -> None:
+        """Load an original Spatial-Mamba release (or our own state dict) strictly and safely."""
+        load_pretrained_checkpoint(self, path, checkpoint_filter_fn)
+
+    @torch.jit.ignore
+    def no_weight_decay(self) -> set[str]:
+        return set()
+
+    @torch.jit.ignore
+    def group_matcher(self, coarse: bool = False) -> dict[str, Any]:
+        return dict(
+            stem=r"^stem",
+            blocks=r"^stages\.(\d+)" if coarse else [
+                (r"^stages\.(\d+)\.downsample", (0,)),
+                (r"^stages\.(\d+)\.blocks\.(\d+)", None),
+                (r"^norm", (99999,)),
+            ],
+        )
+
+    @torch.jit.ignore
+    def set_grad_checkpointing(self, enable: bool = True) -> None:
+        for stage in self.stages:
+            stage.grad_checkpointing = enable
+
+    @torch.jit.ignore
+    def get_classifier(self) -> nn.Module:
+        return self.head.fc
+
+    def reset_classifier(self, num_classes: int, global_pool: str | None = None) -> None:
+        self.num_classes = num_classes
+        self.head.reset(num_classes, pool_type=global_pool)
+
+    def _check_input(self, x: Tensor) -> None:
+        if not isinstance(x, Tensor) or x.dim() != 4:
+            shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
+            raise ValueError(f"SpatialMamba expects a 4-D (batch, {self.in_chans}, H, W) image tensor, got {shape}")
+        if x.shape[1] != self.in_chans:
+            raise ValueError(f"SpatialMamba was built for in_chans={self.in_chans}, got {x.shape[1]} channels")
+        H, W = x.shape[2:]
+        if H == 0 or W == 0 or H % _TOTAL_STRIDE or W % _TOTAL_STRIDE:
+            raise ValueError(f"SpatialMamba needs H and W divisible by {_TOTAL_STRIDE} (and > 0), got {H}x{W}")
+
+    def forward_intermediates(
+        self,
+        x: Tensor,
+        indices: int | list[int] | None = None,
+        norm: bool = False,
+        stop_early: bool = False,
+        output_fmt: str = "NCHW",
+        intermediates_only: bool = False,
+    ) -> list[Tensor] | tuple[Tensor, list[Tensor]]:
+        """Stage outputs (before the next stage's downsample), as timm's contract defines.
+
+        Args:
+            x: Image batch (batch, in_chans, H, W), H and W divisible by 32.
+            indices: Last n stages if int, all if None, these stages if a sequence.
+            norm: Apply the final norm to the last stage's output.
+            stop_early: Stop after the last requested stage.
+            output_fmt: ``'NCHW'`` or ``'NHWC'`` for the intermediates.
+            intermediates_only: Return only the intermediates.
+        """
+        if output_fmt not in ("NCHW", "NHWC"):
+            raise ValueError(f"output_fmt must be 'NCHW' or 'NHWC', got {output_fmt!r}")
+        self._check_input(x)
+        num_stages = len(self.stages)
+        take_indices, max_index = feature_take_indices(num_stages, indices)
+        stages = self.stages if torch.jit.is_scripting() or not stop_early else self.stages[: max_index + 1]
+
+        intermediates = []
+        x = self.stem(x)
+        last = -1
+        for last, stage in enumerate(stages):
+            x = stage(x)
+            if last in take_indices:
+                feat = self.norm(x) if norm and last == num_stages - 1 else x
+                intermediates.append(feat.permute(0, 3, 1, 2).contiguous() if output_fmt == "NCHW" else feat)
+        if intermediates_only:
+            return intermediates
+        if last == num_stages - 1:
+            x = self.norm(x)
+        return x, intermediates
+
+    def prune_intermediate_layers(
+        self, indices: int | list[int] = 1, prune_norm: bool = False, prune_head: bool = True
+    ) -> list[int]:
+        """Drop the stages (and norm / head) not needed for ``indices``; returns the kept indices."""
+        take_indices, max_index = feature_take_indices(len(self.stages), indices)
+        prune_end = max_index < len(self.stages) - 1
+        self.stages = self.stages[: max_index + 1]
+        if prune_norm or prune_end:
+            self.norm = nn.Identity()
+        if prune_end:
+            self.num_features = self.head_hidden_size = self.feature_info[max_index]["num_chs"]
+        if prune_head or prune_end:
+            self.head = ClassifierHead(self.num_features, 0, pool_type="", input_fmt="NHWC")
+            self.num_classes = 0
+        return take_indices
+
+    def forward_features(self, x: Tensor) -> Tensor:
+        """(batch, in_chans, H, W) -> final normed features (batch, H/32, W/32, C), NHWC."""
+        self._check_input(x)
+        return self.norm(self.stages(self.stem(x)))
+
+    def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
+        return self.head(x, pre_logits=pre_logits)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.forward_head(self.forward_features(x))
+
+
+# ---------------------------------------------------------------------------------------------
+# Checkpoints
+
+_ORIGINAL_KEYS = (
+    (re.compile(r"^patch_embed\."), lambda m: "stem."),
+    (re.compile(r"^layers\.(\d+)\.blocks\."), lambda m: f"stages.{m[1]}.blocks."),
+    # the original downsample ends stage i; ours starts stage i + 1
+    (re.compile(r"^layers\.(\d+)\.downsample\."), lambda m: f"stages.{int(m[1]) + 1}.downsample."),
+    (re.compile(r"^head\."), lambda m: "head.fc."),
+)
+
+
+def checkpoint_filter_fn(state_dict: dict[str, Tensor], model: SpatialMamba) -> dict[str, Tensor]:
+    """Map an original Spatial-Mamba state dict (``classification/models/spatialmamba.py``
+    names) to ours. Our own state dicts pass through unchanged; unknown keys are kept (strict
+    loading names them)."""
+    state_dict = state_dict.get("model", state_dict)
+    if any(k.startswith("stages.") for k in state_dict):
+        return dict(state_dict)
+    out = {}
+    for key, value in state_dict.items():
+        for pattern, replacement in _ORIGINAL_KEYS:
+            match = pattern.match(key)
+            if match:
+                key = replacement(match) + key[match.end():]
+                break
+        out[key] = value
+    return out
+
+
+def _cfg(url: str = "", **kwargs: Any) -> dict[str, Any]:
+    return {
+        "url": url,
+        "num_classes": 1000,
+        "input_size": (3, 224, 224),
+        "pool_size": (7, 7),
+        "crop_pct": 0.875,
+        "interpolation": "bicubic",
+        "mean": IMAGENET_DEFAULT_MEAN,
+        "std": IMAGENET_DEFAULT_STD,
+        "first_conv": "stem.conv1.conv",
+        "classifier": "head.fc",
+        "license": "apache-2.0",
+        "origin_url": "https://github.com/EdwardChasel/Spatial-Mamba",
+        "paper_ids": "arXiv:2410.15091",
+        "paper_name": "Spatial-Mamba: Effective Visual State Space Models via Structure-Aware State Fusion",
+        **kwargs,
+    }
+
+
+def _drive(file_id: str) -> str:
+    return f"https://drive.google.com/file/d/{file_id}/view"
+
+
+_DRIVE_NOTE = (
+    "Released on Google Drive (no direct download): fetch the file and load it with "
+    "timm.create_model(name, pretrained=True, pretrained_cfg_overlay=dict(file=PATH))"
+)
+_FLOPS_NOTE = "Published GFLOPs are counted in train mode: vmamba_zoo.count_flops(model, train_mode=True)"
+
+default_cfgs = generate_default_cfgs({
+    "spatialmamba_tiny.in1k": _cfg(url=_drive("19kXoqGSTuKKs4AHbdUSrdKZTwTWenLIW"), notes=(_DRIVE_NOTE, _FLOPS_NOTE)),
+    "spatialmamba_small.in1k": _cfg(url=_drive("1Wb3sYoWLpgmWrmHMYKwdgDwGPZaqM28O"), notes=(_DRIVE_NOTE, _FLOPS_NOTE)),
+    "spatialmamba_base.in1k": _cfg(url=_drive("1k8dHp2QRCOqBSgAi36YkhZp_O8LqOPjM"), notes=(_DRIVE_NOTE, _FLOPS_NOTE)),
+})
+
+# spatialmamba.md §1.1. drop_path_rate is left to the caller (timm convention); the releases were
+# trained with 0.2 / 0.3 / 0.5.
+_VARIANTS = {
+    "spatialmamba_tiny": dict(depths=(2, 4, 8, 4), dims=64),
+    "spatialmamba_small": dict(depths=(2, 4, 21, 5), dims=64),
+    "spatialmamba_base": dict(depths=(2, 4, 21, 5), dims=96),
+}
+
+
+def _create_spatialmamba(variant: str, pretrained: bool = False, **kwargs: Any) -> SpatialMamba:
+    return build_model(SpatialMamba, variant, pretrained, **{**_VARIANTS[variant], **kwargs})
+
+
+@register_model
+def spatialmamba_tiny(pretrained: bool = False, **kwargs: Any) -> SpatialMamba:
+    """Spatial-Mamba-T (26.7M params, 4.47 GFLOPs in train mode, 83.5% top-1)."""
+    return _create_spatialmamba("spatialmamba_tiny", pretrained, **kwargs)
+
+
+@register_model
+def spatialmamba_small(pretrained: bool = False, **kwargs: Any) -> SpatialMamba:
+    """Spatial-Mamba-S (43.1M params, 7.12 GFLOPs in train mode, 84.6% top-1)."""
+    return _create_spatialmamba("spatialmamba_small", pretrained, **kwargs)
+
+
+@register_model
+def spatialmamba_base(pretrained: bool = False, **kwargs: Any) -> SpatialMamba:
+    """Spatial-Mamba-B (95.7M params, 15.8 GFLOPs in train mode, 85.3% top-1)."""
+    return _create_spatialmamba("spatialmamba_base", pretrained, **kwargs)
