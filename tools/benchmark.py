@@ -1,0 +1,96 @@
+#!/usr/bin/env python
+"""Benchmark any timm model — ours (registered by ``import vmamba_zoo``) and timm's own — and
+compare it with timm's baselines in the same run.
+
+    python tools/benchmark.py --model vmamba_tiny_s1l8 --baselines tiny
+    python tools/benchmark.py --model 'vmamba_*' -b 8 --format json --out results.json
+    python tools/benchmark.py --model convnext_atto resnet18 --metrics params,flops,throughput
+
+Progress goes to stderr; the result goes to ``--out`` (or stdout) in ``--format``; with ``--out``
+the table is printed as well. How every number is measured: ``vmamba_zoo/benchmark.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from vmamba_zoo import benchmark  # noqa: E402  (after the path set-up; imports vmamba_zoo first)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", nargs="+", default=[], metavar="NAME",
+                        help="timm model names; shell wildcards are expanded ('vmamba_*')")
+    parser.add_argument("--baselines", nargs="?", const="all", default=None, metavar="SIZES",
+                        help="add timm's baselines: all (default) or a comma list of "
+                             f"{', '.join(benchmark.BASELINES)}")
+    parser.add_argument("--reference", default=None, metavar="NAME",
+                        help="model the 'x ref' column divides by (default: Swin-T if measured)")
+    parser.add_argument("-b", "--batch-size", type=int, default=8)
+    parser.add_argument("--img-size", type=int, default=224)
+    parser.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
+    parser.add_argument("--dtype", default="float32", choices=list(benchmark.DTYPES),
+                        help="float32, or bfloat16 autocast (bf16)")
+    parser.add_argument("--channels-last", action="store_true")
+    parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (default 2)")
+    parser.add_argument("--metrics", default=",".join(benchmark.DEFAULT_METRICS),
+                        help=f"comma list of {', '.join(benchmark.METRICS)}, or all")
+    parser.add_argument("--warmup", type=int, default=3, help="warm-up steps before timing")
+    parser.add_argument("--repeats", type=int, default=5, help="timed repeats (median reported)")
+    parser.add_argument("--min-repeat-time", type=float, default=0.5, metavar="SECONDS",
+                        help="each repeat runs as many steps as fit in this time (at least one)")
+    parser.add_argument("--format", default="table", choices=list(benchmark.FORMATTERS))
+    parser.add_argument("--out", default=None, metavar="FILE")
+    parser.add_argument("--plot", default=None, metavar="FILE",
+                        help="draw the metric against FLOPs and published top-1 (matplotlib)")
+    parser.add_argument("--plot-metric", default="throughput", choices=["throughput", "latency"])
+    parser.add_argument("--quiet", action="store_true", help="no progress lines")
+    args = parser.parse_args(argv)
+    if not args.model and args.baselines is None:
+        parser.error("give --model NAME [NAME ...] and/or --baselines")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    metrics = benchmark.METRICS if args.metrics == "all" else tuple(
+        m.strip() for m in args.metrics.split(",") if m.strip()
+    )
+    try:
+        settings = benchmark.Settings(
+            batch_size=args.batch_size, img_size=args.img_size, device=args.device,
+            dtype=args.dtype, channels_last=args.channels_last, threads=args.threads,
+            metrics=metrics, warmup=args.warmup, repeats=args.repeats,
+            min_repeat_time=args.min_repeat_time,
+        )
+        names = benchmark.expand_model_names(args.model)
+        if args.baselines is not None:
+            names += [n for n in benchmark.baseline_models(args.baselines) if n not in names]
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+    progress = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
+    records = benchmark.run(names, settings, progress)
+
+    formatter = benchmark.FORMATTERS[args.format]
+    text = formatter(records, args.reference) if args.format == "table" else formatter(records)
+    if args.out:
+        with open(args.out, "w") as f:
+            f.write(text)
+        print(benchmark.format_table(records, args.reference), end="")
+        print(f"wrote {args.out}", file=sys.stderr)
+    else:
+        print(text, end="")
+    if args.plot:
+        benchmark.plot(records, args.plot, args.plot_metric)
+        print(f"wrote {args.plot}", file=sys.stderr)
+    return 1 if any(r["error"] for r in records) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

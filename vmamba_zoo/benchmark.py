@@ -1,0 +1,578 @@
+"""Params, FLOPs, throughput, latency and peak memory of timm models — ours and timm's own — side
+by side. ``tools/benchmark.py`` is the command line; this module holds the measuring logic so the
+demo and the model-card generator can use it too.
+
+How each number is measured:
+
+* ``params``: number of parameter elements (buffers not counted), as fvcore's ``parameter_count``.
+* ``gflops``: :func:`vmamba_zoo.count_flops` at batch 1 (fvcore multiply-adds, the papers'
+  convention), with timm's fused attention switched off while counting so that attention
+  matmuls are counted (fvcore has no handle for ``scaled_dot_product_attention``).
+* ``throughput``: images/s of ``model(x)`` in eval mode under ``torch.inference_mode`` at the
+  requested batch size: a few warm-up steps, then ``repeats`` timed repeats, each running as many
+  steps as fit in ``min_repeat_time`` (at least one); the median repeat is reported and the
+  fastest / slowest repeats give the spread.
+* ``latency_ms``: the same protocol at batch size 1 (the time one image takes).
+* ``train_throughput``: images/s of one training step (forward, cross-entropy, backward, SGD step).
+* ``peak_memory_mb``: on CUDA, ``torch.cuda.max_memory_allocated`` over one inference forward;
+  on CPU, the same quantity for torch's CPU allocator: the model's weights and the input plus the
+  high-water mark of the tensor allocations and frees that ``torch.profiler`` records
+  (``profile_memory=True``) during one forward. Memory held outside torch's allocator (e.g.
+  library workspaces) is not included, as on CUDA.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import csv
+import datetime
+import io
+import json
+import math
+import os
+import platform
+import statistics
+import sys
+import time
+import warnings
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+import timm
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import vmamba_zoo  # noqa: F401  (registers our models with timm before any create_model)
+from vmamba_zoo import published
+from vmamba_zoo.flops import count_flops
+
+METRICS = ("params", "flops", "throughput", "latency", "memory", "train")
+DEFAULT_METRICS = ("params", "flops", "throughput", "latency", "memory")
+DTYPES: dict[str, torch.dtype | None] = {
+    "float32": None, "fp32": None, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
+}
+
+# The keys api.md promises in every JSON record, then the extra ones we add.
+RECORD_KEYS = (
+    "model", "params", "gflops", "throughput", "latency_ms", "peak_memory_mb", "batch_size",
+    "img_size", "device", "dtype",
+)
+EXTRA_KEYS = (
+    "throughput_min", "throughput_max", "latency_ms_min", "latency_ms_max", "train_throughput",
+    "train_throughput_min", "train_throughput_max", "train_peak_memory_mb", "channels_last",
+    "threads", "scan_backend", "machine", "torch", "timm", "date", "error",
+)
+
+# timm's reference models, grouped by the size class they are compared with.
+BASELINES: dict[str, tuple[str, ...]] = {
+    "tiny": (
+        "swin_tiny_patch4_window7_224", "convnext_tiny", "mambaout_tiny", "resnet50",
+        "efficientnet_b0", "vit_small_patch16_224",
+    ),
+    "small": ("swin_small_patch4_window7_224", "convnext_small", "mambaout_small"),
+    "base": ("swin_base_patch4_window7_224", "convnext_base", "mambaout_base"),
+}
+# Models an equal-FLOPs comparison is made against (the issue's yardstick).
+_EQUAL_FLOPS_REFERENCES = ("swin_", "convnext_")
+
+
+@dataclass
+class Settings:
+    """How to benchmark: the input, the device, the numeric type and the timing protocol."""
+
+    batch_size: int = 8
+    img_size: int = 224
+    device: str = "cpu"
+    dtype: str = "float32"
+    channels_last: bool = False
+    threads: int | None = 2
+    metrics: tuple[str, ...] = DEFAULT_METRICS
+    warmup: int = 3
+    repeats: int = 5
+    min_repeat_time: float = 0.5
+
+    def __post_init__(self) -> None:
+        self.metrics = tuple(self.metrics)
+        unknown = [m for m in self.metrics if m not in METRICS]
+        if unknown:
+            raise ValueError(f"unknown metric(s) {unknown}; choose from {', '.join(METRICS)}")
+        if self.dtype not in DTYPES:
+            raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
+        for name in ("batch_size", "img_size", "repeats"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.warmup < 0 or self.min_repeat_time < 0:
+            raise ValueError("warmup and min_repeat_time must not be negative")
+        if self.threads is not None and self.threads < 1:
+            raise ValueError(f"threads must be at least 1, got {self.threads}")
+        device = torch.device(self.device)
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError("device 'cuda' was requested but no CUDA device is available")
+        if device.type not in ("cpu", "cuda"):
+            raise ValueError(f"device must be cpu or cuda, got {self.device!r}")
+
+    @property
+    def dtype_name(self) -> str:
+        return "float32" if DTYPES[self.dtype] is None else "bfloat16"
+
+
+def zoo_models() -> list[str]:
+    """Every timm name registered by ``vmamba_zoo`` (found through the entrypoints' modules)."""
+    from timm.models import model_entrypoint
+
+    return [
+        name for name in timm.list_models()
+        if model_entrypoint(name).__module__.split(".")[0] == "vmamba_zoo"
+    ]
+
+
+def baseline_models(sizes: str | Iterable[str] = "all") -> list[str]:
+    """The timm baselines of the given size classes (``"all"`` or any of tiny, small, base)."""
+    if isinstance(sizes, str):
+        sizes = list(BASELINES) if sizes == "all" else [s for s in sizes.split(",") if s]
+    names: list[str] = []
+    for size in sizes:
+        if size not in BASELINES:
+            raise ValueError(f"unknown baseline size {size!r}; choose all or {', '.join(BASELINES)}")
+        names += [n for n in BASELINES[size] if n not in names]
+    return names
+
+
+def expand_model_names(patterns: Sequence[str]) -> list[str]:
+    """Model names with shell-style wildcards (``'vmamba_*'``) expanded over timm's registry."""
+    names: list[str] = []
+    for pattern in patterns:
+        if any(ch in pattern for ch in "*?["):
+            matches = timm.list_models(pattern)
+            if not matches:
+                raise ValueError(f"no registered timm model matches {pattern!r}")
+        elif not timm.is_model(pattern):
+            raise ValueError(
+                f"{pattern!r} is not a registered timm model (ours are registered by "
+                f"`import vmamba_zoo`; see timm.list_models())"
+            )
+        else:
+            matches = [pattern]
+        names += [m for m in matches if m not in names]
+    return names
+
+
+def machine_description(device: str = "cpu") -> str:
+    """A one-line description of the hardware and software the numbers were measured on."""
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    text = f"{cpu} ({os.cpu_count()} logical CPUs)"
+    if torch.device(device).type == "cuda":
+        text = f"{torch.cuda.get_device_name(torch.device(device))}, host {text}"
+    return f"{text}, {platform.system()}, torch {torch.__version__}"
+
+
+def scan_backend(device: str) -> str | None:
+    """The scan-op backend ``"auto"`` resolves to on ``device`` (None if it cannot be told)."""
+    from vmamba_zoo.ops import _backends
+
+    try:
+        return _backends.resolve("auto", torch.device(device))
+    except (RuntimeError, ValueError):
+        return None
+
+
+def create_model(name: str, img_size: int) -> nn.Module:
+    """``timm.create_model(name)``, passing ``img_size`` to models with a fixed input size."""
+    kwargs = {}
+    cfg = timm.models.get_pretrained_cfg(name)
+    if cfg is not None and cfg.fixed_input_size and cfg.input_size[-1] != img_size:
+        kwargs["img_size"] = img_size
+    return timm.create_model(name, **kwargs)
+
+
+def count_params(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def count_model_flops(model: nn.Module, img_size: int, in_chans: int = 3) -> int:
+    """:func:`count_flops` with timm's fused attention off, so attention matmuls are counted."""
+    fused = [m for m in model.modules() if getattr(m, "fused_attn", False) is True]
+    for module in fused:
+        module.fused_attn = False
+    try:
+        with warnings.catch_warnings():  # the jit tracer's deprecation and tracer warnings
+            warnings.simplefilter("ignore")
+            return count_flops(model, (in_chans, img_size, img_size))
+    finally:
+        for module in fused:
+            module.fused_attn = True
+
+
+@contextlib.contextmanager
+def _stderr_silenced():
+    """Silence file descriptor 2: the profiler's C++ side logs start/stop lines there."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _tensor_bytes(tensors: Iterable[torch.Tensor]) -> int:
+    seen, total = set(), 0
+    for t in tensors:
+        key = (t.untyped_storage().data_ptr(), t.device)
+        if key not in seen:
+            seen.add(key)
+            total += t.untyped_storage().nbytes()
+    return total
+
+
+def _cpu_allocation_high_water(step: Callable[[], object]) -> int:
+    """Highest net number of bytes torch's CPU allocator held during ``step()``, above what it
+    held when the step started (from the allocation and free events torch.profiler records)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with _stderr_silenced(), profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        step()
+    cpu = torch._C._autograd.DeviceType.CPU
+    events = [
+        e for e in prof.profiler.kineto_results.events()
+        if e.name() == "[memory]" and e.device_type() == cpu
+    ]
+    events.sort(key=lambda e: e.start_ns())
+    current = peak = 0
+    for event in events:
+        current += event.nbytes()
+        peak = max(peak, current)
+    return peak
+
+
+def measure_peak_memory(model: nn.Module, step: Callable[[], object], inputs: torch.Tensor) -> float:
+    """Peak memory in MiB of ``step()``: weights, input and everything allocated meanwhile."""
+    if inputs.device.type == "cuda":
+        torch.cuda.synchronize(inputs.device)
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats(inputs.device)
+        step()
+        torch.cuda.synchronize(inputs.device)
+        return torch.cuda.max_memory_allocated(inputs.device) / 2**20
+    resident = _tensor_bytes(list(model.parameters()) + list(model.buffers()) + [inputs])
+    return (resident + _cpu_allocation_high_water(step)) / 2**20
+
+
+def time_steps(
+    step: Callable[[], object], device: torch.device, warmup: int, repeats: int,
+    min_repeat_time: float,
+) -> list[float]:
+    """Seconds per step of each timed repeat (warm-up first; see the module docstring)."""
+
+    def sync() -> None:
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+
+    for _ in range(warmup):
+        step()
+    sync()
+    start = time.perf_counter()
+    step()
+    sync()
+    single = time.perf_counter() - start
+    iters = max(1, math.ceil(min_repeat_time / max(single, 1e-9)))
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(iters):
+            step()
+        sync()
+        times.append((time.perf_counter() - start) / iters)
+    return times
+
+
+def _cross_entropy(outputs, target: torch.Tensor) -> torch.Tensor:
+    # Distillation models (e.g. GroupMamba) return (logits, distillation logits) in train mode.
+    if isinstance(outputs, (tuple, list)):
+        return sum(_cross_entropy(o, target) for o in outputs)
+    return F.cross_entropy(outputs.float(), target)
+
+
+def benchmark_model(
+    name: str, settings: Settings, progress: Callable[[str], None] | None = None,
+) -> dict:
+    """Measure one model (with torch's thread count set from ``settings.threads``); returns a
+    record (keys ``RECORD_KEYS + EXTRA_KEYS``). A model that fails to build or run gives a record
+    whose ``error`` says why, with the unmeasured values None."""
+    if settings.threads is not None:
+        torch.set_num_threads(settings.threads)
+    record = dict.fromkeys(RECORD_KEYS + EXTRA_KEYS)
+    device = torch.device(settings.device)
+    record.update(
+        model=name, batch_size=settings.batch_size, img_size=settings.img_size,
+        device=str(device), dtype=settings.dtype_name, channels_last=settings.channels_last,
+        threads=torch.get_num_threads(), scan_backend=scan_backend(settings.device),
+        machine=machine_description(settings.device), torch=torch.__version__,
+        timm=timm.__version__, date=datetime.datetime.now(datetime.timezone.utc).date().isoformat(),
+    )
+    say = progress or (lambda message: None)
+    try:
+        _measure(name, settings, device, record, say)
+    except Exception as exc:  # one broken model must not stop the comparison
+        record["error"] = f"{type(exc).__name__}: {exc}"
+        say(f"failed: {record['error']}")
+    return record
+
+
+def _measure(name: str, settings: Settings, device: torch.device, record: dict, say) -> None:
+    metrics = settings.metrics
+    model = create_model(name, settings.img_size).eval()
+    if "params" in metrics:
+        record["params"] = count_params(model)
+        say(f"params {record['params'] / 1e6:.2f}M")
+    if "flops" in metrics:
+        record["gflops"] = count_model_flops(model, settings.img_size) / 1e9
+        say(f"{record['gflops']:.3f} GFLOPs")
+    if not {"throughput", "latency", "memory", "train"} & set(metrics):
+        return
+
+    memory_format = torch.channels_last if settings.channels_last else torch.contiguous_format
+    model = model.to(device=device, memory_format=memory_format)
+    autocast_dtype = DTYPES[settings.dtype]
+
+    def make_input(batch: int) -> torch.Tensor:
+        x = torch.randn(batch, 3, settings.img_size, settings.img_size, device=device)
+        return x.contiguous(memory_format=memory_format)
+
+    def forward_step(x: torch.Tensor) -> Callable[[], object]:
+        def step():
+            with torch.inference_mode(), torch.autocast(
+                device.type, dtype=autocast_dtype or torch.bfloat16,
+                enabled=autocast_dtype is not None,
+            ):
+                return model(x)
+        return step
+
+    timing = dict(
+        device=device, warmup=settings.warmup, repeats=settings.repeats,
+        min_repeat_time=settings.min_repeat_time,
+    )
+    x = make_input(settings.batch_size)
+    if "throughput" in metrics:
+        times = time_steps(forward_step(x), **timing)
+        record["throughput"] = settings.batch_size / statistics.median(times)
+        record["throughput_min"] = settings.batch_size / max(times)
+        record["throughput_max"] = settings.batch_size / min(times)
+        say(f"{_fmt_measured(record['throughput'])} img/s")
+    if "latency" in metrics:
+        times = time_steps(forward_step(make_input(1)), **timing)
+        record["latency_ms"] = 1e3 * statistics.median(times)
+        record["latency_ms_min"] = 1e3 * min(times)
+        record["latency_ms_max"] = 1e3 * max(times)
+        say(f"latency {_fmt_measured(record['latency_ms'])} ms")
+    if "memory" in metrics:
+        record["peak_memory_mb"] = measure_peak_memory(model, forward_step(x), x)
+        say(f"peak memory {record['peak_memory_mb']:.0f} MiB")
+    if "train" in metrics:
+        _measure_training(model, settings, device, x, record, timing, autocast_dtype)
+        say(f"train {_fmt_measured(record['train_throughput'])} img/s")
+
+
+def _measure_training(model, settings, device, x, record, timing, autocast_dtype) -> None:
+    # A copy, so that training (weight updates, batch-norm statistics) leaves the model as it was.
+    model = copy.deepcopy(model).train()
+    optimizer = torch.optim.SGD(model.parameters(), lr=1e-4)
+    num_classes = getattr(model, "num_classes", 1000) or 1000
+    target = torch.randint(0, num_classes, (x.shape[0],), device=device)
+
+    def step():
+        optimizer.zero_grad(set_to_none=True)
+        with torch.autocast(
+            device.type, dtype=autocast_dtype or torch.bfloat16, enabled=autocast_dtype is not None
+        ):
+            loss = _cross_entropy(model(x), target)
+        loss.backward()
+        optimizer.step()
+
+    times = time_steps(step, **timing)
+    record["train_throughput"] = x.shape[0] / statistics.median(times)
+    record["train_throughput_min"] = x.shape[0] / max(times)
+    record["train_throughput_max"] = x.shape[0] / min(times)
+    if "memory" in settings.metrics:
+        record["train_peak_memory_mb"] = measure_peak_memory(model, step, x)
+
+
+def run(
+    names: Sequence[str], settings: Settings, progress: Callable[[str], None] | None = None,
+) -> list[dict]:
+    """Benchmark every model in turn, reporting progress lines through ``progress``."""
+    records = []
+    for index, name in enumerate(names, 1):
+        start = time.perf_counter()
+
+        def say(message: str, prefix=f"[{index}/{len(names)}] {name}") -> None:
+            if progress is not None:
+                progress(f"{prefix}: {message}")
+
+        say("building")
+        record = benchmark_model(name, settings, say)
+        say(f"done in {time.perf_counter() - start:.1f} s")
+        records.append(record)
+    return records
+
+
+# ---------------------------------------------------------------------------------------------
+# Reporting
+
+
+def _nearest_equal_flops(record: dict, records: Sequence[dict]) -> dict | None:
+    """The Swin / ConvNeXt record whose FLOPs are closest (in ratio) to ``record``'s."""
+    if record.get("gflops") is None or record["model"].startswith(_EQUAL_FLOPS_REFERENCES):
+        return None
+    candidates = [
+        r for r in records
+        if r["model"].startswith(_EQUAL_FLOPS_REFERENCES) and r.get("gflops")
+        and r.get("throughput")
+    ]
+    if not candidates:
+        return None
+    return min(candidates, key=lambda r: abs(math.log(r["gflops"] / record["gflops"])))
+
+
+def default_reference(records: Sequence[dict]) -> str | None:
+    """Swin-T when it was measured, else the first timm baseline, else None."""
+    names = [r["model"] for r in records if r.get("throughput")]
+    if "swin_tiny_patch4_window7_224" in names:
+        return "swin_tiny_patch4_window7_224"
+    baselines = [n for n in names if n in baseline_models()]
+    return baselines[0] if baselines else None
+
+
+def _fmt(value, spec: str, missing: str = "-") -> str:
+    return missing if value is None else format(value, spec)
+
+
+def _fmt_measured(value) -> str:
+    """One decimal, but three significant digits for small values (slow models, busy CPUs)."""
+    return _fmt(value, ".1f" if value is None or abs(value) >= 10 else ".3g")
+
+
+def _spread(record: dict, key: str) -> str:
+    low, high, mid = record.get(f"{key}_min"), record.get(f"{key}_max"), record.get(key)
+    if None in (low, high, mid) or not mid:
+        return ""
+    return f" ±{50 * (high - low) / mid:.0f}%"
+
+
+def settings_line(records: Sequence[dict]) -> str:
+    if not records:
+        return ""
+    r = records[0]
+    layout = ", channels-last" if r.get("channels_last") else ""
+    return (
+        f"batch {r['batch_size']}, {r['img_size']}x{r['img_size']}, {r['device']}, {r['dtype']}"
+        f"{layout}, {r['threads']} threads, scan backend {r['scan_backend']}; {r['machine']}"
+    )
+
+
+def format_table(records: Sequence[dict], reference: str | None = None) -> str:
+    """A plain-text table; ``reference`` (default: :func:`default_reference`) gives the ×ref column
+    and every non-baseline model is also compared with the Swin/ConvNeXt of nearest FLOPs."""
+    reference = reference or default_reference(records)
+    ref_tp = next((r["throughput"] for r in records if r["model"] == reference), None)
+    headers = [
+        "model", "params(M)", "GFLOPs", "img/s", "latency(ms)", "train img/s", "peak MiB",
+        f"x {reference or 'ref'}", "vs equal-FLOPs Swin/ConvNeXt",
+    ]
+    rows = []
+    for r in records:
+        if r.get("error"):
+            rows.append([r["model"], "error: " + r["error"][:100]] + [""] * (len(headers) - 2))
+            continue
+        ratio = (r["throughput"] / ref_tp) if (ref_tp and r.get("throughput")) else None
+        nearest = _nearest_equal_flops(r, records)
+        versus = (
+            f"{r['throughput'] / nearest['throughput']:.2f}x {nearest['model']}"
+            if nearest and r.get("throughput") else ""
+        )
+        rows.append([
+            r["model"], _fmt(r["params"] and r["params"] / 1e6, ".2f"), _fmt(r["gflops"], ".3f"),
+            _fmt_measured(r["throughput"]) + _spread(r, "throughput"),
+            _fmt_measured(r["latency_ms"]) + _spread(r, "latency_ms"),
+            _fmt_measured(r["train_throughput"]) + _spread(r, "train_throughput"),
+            _fmt(r["peak_memory_mb"], ".0f"), _fmt(ratio, ".2f"), versus,
+        ])
+    widths = [max(len(str(row[i])) for row in rows + [headers]) for i in range(len(headers))]
+    lines = [settings_line(records)]
+    for row in [headers, ["-" * w for w in widths]] + rows:
+        cells = [str(c).ljust(w) if i in (0, 8) else str(c).rjust(w)
+                 for i, (c, w) in enumerate(zip(row, widths))]
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines) + "\n"
+
+
+def format_json(records: Sequence[dict]) -> str:
+    return json.dumps(list(records), indent=2) + "\n"
+
+
+def format_csv(records: Sequence[dict]) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=RECORD_KEYS + EXTRA_KEYS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(records)
+    return out.getvalue()
+
+
+FORMATTERS = {"table": format_table, "json": format_json, "csv": format_csv}
+
+
+def plot(records: Sequence[dict], path: str, metric: str = "throughput") -> None:
+    """Throughput (or latency) against FLOPs and against published top-1, like the papers'
+    figures; our families in colour, timm's baselines in grey."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    key, label = {
+        "throughput": ("throughput", "throughput (img/s)"),
+        "latency": ("latency_ms", "latency at batch 1 (ms)"),
+    }[metric]
+    points = [r for r in records if r.get(key) is not None]
+    if not points:
+        raise ValueError(f"no record has a measured {metric}; nothing to plot")
+    fig, axes = plt.subplots(1, 2, figsize=(13, 5.5))
+    colours = dict(zip(published.FAMILIES, plt.rcParams["axes.prop_cycle"].by_key()["color"]))
+    shown: dict[str, object] = {}  # legend entry -> artist
+    for ax, xkey, xlabel in (
+        (axes[0], "gflops", "GFLOPs (fvcore, 224²)" if points[0]["img_size"] == 224 else "GFLOPs"),
+        (axes[1], "top1", "published ImageNet-1K top-1 (%)"),
+    ):
+        for r in points:
+            info = published.lookup(r["model"])
+            xvalue = r.get("gflops") if xkey == "gflops" else (info and info.imagenet_top1)
+            if xvalue is None:
+                continue
+            family = published.family_of(r["model"])
+            colour = colours.get(family.key, "black") if family else "0.55"
+            artist = ax.scatter(xvalue, r[key], color=colour, marker="o" if family else "s", s=36)
+            shown.setdefault(family.title if family else "timm baseline", artist)
+            ax.annotate(info.title if info else r["model"], (xvalue, r[key]), fontsize=7,
+                        xytext=(3, 3), textcoords="offset points")
+        if not ax.collections:
+            ax.text(0.5, 0.5, "no measured model has a published ImageNet-1K top-1",
+                    ha="center", va="center", transform=ax.transAxes, fontsize=9)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+    axes[0].set_xscale("log")
+    axes[0].legend(shown.values(), shown.keys(), fontsize=8)
+    fig.suptitle(settings_line(records), fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
