@@ -1,0 +1,11 @@
+# Mask R-CNN 1x, EfficientVMamba-B backbone, COCO (efficientvmamba.md §7).
+# No published numbers (the repo ships Mask R-CNN configs without results).
+# The paper's downstream configs are not released (efficientvmamba.md §7, §11); this follows the repo's
+# Mask R-CNN recipe (AdamW lr 1e-4, wd 0.05, no decay on norms).
+_base_ = './mask-rcnn_efficientvmamba-tiny_fpn_1x_coco.py'
+model = dict(
+    backbone=dict(
+        arch='efficientvmamba_base',
+        drop_path_rate=0.2,
+        init_cfg=dict(checkpoint='https://huggingface.co/TerryPei/EfficientVMamba-Base/resolve/main/efficient_vmamba_base.ckpt')),
+    neck=dict(in_channels=[96, 192, 384, 768]))

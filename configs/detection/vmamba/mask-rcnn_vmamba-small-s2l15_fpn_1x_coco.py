@@ -1,0 +1,11 @@
+# Mask R-CNN 1x, VMamba-S (s2l15, the paper's final S) backbone, COCO (vmamba.md §6.2, §6.4).
+# Paper (COCO val2017): box AP 48.7 (AP50 70.0, AP75 53.4), mask AP 43.7 (AP50 67.3, AP75 47.0);
+# 70M params, 384G FLOPs at 1280x800 (whole detector).
+# The authors' detector checkpoint loads with load_from: https://github.com/MzeroMiko/VMamba/releases/download/%23v2det/mask_rcnn_vssm_fpn_coco_small_epoch_11.pth
+_base_ = './mask-rcnn_vmamba-tiny-s1l8_fpn_1x_coco.py'
+model = dict(
+    backbone=dict(
+        arch='vmamba_small_s2l15',
+        drop_path_rate=0.3,
+        init_cfg=dict(checkpoint='https://github.com/MzeroMiko/VMamba/releases/download/%23v2cls/vssm_small_0229_ckpt_epoch_222.pth')),
+    neck=dict(in_channels=[96, 192, 384, 768]))

@@ -1,0 +1,11 @@
+# Mask R-CNN 1x, Vanilla-VMamba-T (v0) backbone, COCO (vmamba.md §6.2, §6.4).
+# Paper (COCO val2017): box AP 46.5 (AP50 68.5, AP75 50.7), mask AP 42.1 (AP50 65.5, AP75 45.3);
+# 42M params, 286G FLOPs at 1280x800 (whole detector).
+# The authors' detector checkpoint loads with load_from: https://github.com/MzeroMiko/VMamba/releases/download/%23v0det/vssmtiny_mask_rcnn_swin_fpn_coco_epoch_12.pth
+_base_ = './mask-rcnn_vmamba-tiny-s1l8_fpn_1x_coco.py'
+model = dict(
+    backbone=dict(
+        arch='vmamba_tiny_v0',
+        drop_path_rate=0.2,
+        init_cfg=dict(checkpoint='https://github.com/MzeroMiko/VMamba/releases/download/%23v0cls/vssmtiny_dp01_ckpt_epoch_292.pth')),
+    neck=dict(in_channels=[96, 192, 384, 768]))

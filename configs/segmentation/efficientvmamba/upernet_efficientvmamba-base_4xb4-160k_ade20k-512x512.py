@@ -1,0 +1,11 @@
+# UperNet 160k, EfficientVMamba-B backbone, ADE20K 512x512 (efficientvmamba.md §11).
+# Paper (ADE20K val): mIoU 46.5 (single-scale).
+# The paper's downstream configs are not released (efficientvmamba.md §7, §11); this follows the repo's
+_base_ = './upernet_efficientvmamba-tiny_4xb4-160k_ade20k-512x512.py'
+model = dict(
+    backbone=dict(
+        arch='efficientvmamba_base',
+        drop_path_rate=0.2,
+        init_cfg=dict(checkpoint='https://huggingface.co/TerryPei/EfficientVMamba-Base/resolve/main/efficient_vmamba_base.ckpt')),
+    decode_head=dict(in_channels=[96, 192, 384, 768]),
+    auxiliary_head=dict(in_channels=384))

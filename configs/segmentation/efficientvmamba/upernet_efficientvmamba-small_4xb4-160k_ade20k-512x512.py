@@ -1,0 +1,11 @@
+# UperNet 160k, EfficientVMamba-S backbone, ADE20K 512x512 (efficientvmamba.md §11).
+# No published number for this size.
+# The paper's downstream configs are not released (efficientvmamba.md §7, §11); this follows the repo's
+_base_ = './upernet_efficientvmamba-tiny_4xb4-160k_ade20k-512x512.py'
+model = dict(
+    backbone=dict(
+        arch='efficientvmamba_small',
+        drop_path_rate=0.2,
+        init_cfg=dict(checkpoint='https://huggingface.co/TerryPei/EfficientVMamba-Small/resolve/main/efficient_vmamba_small.ckpt')),
+    decode_head=dict(in_channels=[64, 128, 256, 512]),
+    auxiliary_head=dict(in_channels=256))

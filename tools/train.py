@@ -1,0 +1,44 @@
+"""Train any MMEngine config (detection, segmentation, classification) from the repo root.
+
+    python tools/train.py CONFIG [--work-dir DIR] [--cfg-options k=v ...] [--resume [CKPT]] [--amp]
+    bash tools/dist_train.sh CONFIG NGPUS [same options]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # run from a clone
+
+from vmamba_zoo.mm.runner import add_common_args, build_runner, load_config  # noqa: E402
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Train a model from an MMEngine config")
+    parser.add_argument("config", help="config file")
+    parser.add_argument(
+        "--resume", nargs="?", const="auto", default=None,
+        help="resume from CKPT, or without a value from the latest checkpoint in the work dir",
+    )
+    parser.add_argument("--amp", action="store_true", help="automatic mixed precision (AmpOptimWrapper)")
+    add_common_args(parser)
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    cfg = load_config(args)
+    if args.amp:
+        cfg.optim_wrapper.type = "AmpOptimWrapper"
+        cfg.optim_wrapper.loss_scale = "dynamic"
+    if args.resume == "auto":
+        cfg.resume, cfg.load_from = True, None
+    elif args.resume is not None:
+        cfg.resume, cfg.load_from = True, args.resume
+    build_runner(cfg).train()
+
+
+if __name__ == "__main__":
+    main()

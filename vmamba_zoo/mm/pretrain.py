@@ -1,0 +1,386 @@
+"""mmpretrain integration: the zoo's timm models as mmpretrain classifiers.
+
+``custom_imports = dict(imports=['vmamba_zoo.mm.pretrain'])`` registers, in mmpretrain's registries:
+
+* ``ZooClassifier`` (``MODELS``): mmpretrain's ``TimmClassifier`` around ``timm.create_model``, so the
+  model is the one timm implementation (``import vmamba_zoo`` registered it). Original releases
+  load through the model's own safe and strict loader (``vmamba_zoo.models._checkpoint``), at
+  training start (``init_cfg``, for fine-tuning) or from ``load_from``. It adds the two training
+  losses of the papers that mmpretrain lacks: DeiT distillation from a frozen teacher (GroupMamba)
+  and MESA self-distillation from the EMA model (Spatial-Mamba).
+* ``ReleasedCheckpointHook`` (``HOOKS``): lets ``load_from`` (``tools/test.py CONFIG CHECKPOINT``)
+  be a checkpoint exactly as the authors released it (weights under ``model``/``model_ema``, a
+  pickled yacs config...), whose weights MMEngine's loader would not find (it reads ``state_dict``).
+* ``EpochSeedHook`` (``HOOKS``) and the dataloader ``worker_init_fn`` ``zoo_seed_worker``
+  (``FUNCTIONS``): reseed every random generator at the start of each epoch from (seed, epoch,
+  rank), so that ``--resume`` after an interruption continues exactly as an uninterrupted run.
+* ``MESAHook`` (``HOOKS``): hands the EMA model to the classifier as MESA teacher from the
+  configured epoch on.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import urllib.parse
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import timm
+import torch
+import torch.nn.functional as F
+from mmengine.dist import get_dist_info
+from mmengine.hooks import EMAHook, Hook
+from mmengine.model import is_model_wrapper
+from mmengine.registry import FUNCTIONS
+from mmpretrain.models import TimmClassifier
+from mmpretrain.registry import HOOKS, MODELS
+from mmpretrain.structures import DataSample
+from torch import Tensor, nn
+
+import vmamba_zoo  # noqa: F401  (registers the zoo's timm models)
+from vmamba_zoo.models._checkpoint import (
+    extract_state_dict,
+    load_checkpoint_file,
+    load_pretrained_checkpoint,
+)
+
+__all__ = ["ZooClassifier", "ReleasedCheckpointHook", "EpochSeedHook", "MESAHook", "zoo_seed_worker"]
+
+
+def _plain(value: Any) -> Any:
+    """ConfigDicts (and lists of them) as plain Python containers, as timm expects."""
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_plain(v) for v in value)
+    return value
+
+
+def _local_file(path_or_url: str) -> str:
+    """A local path for a checkpoint: URLs are downloaded once into torch hub's cache."""
+    if "://" not in path_or_url:
+        return path_or_url
+    filename = os.path.basename(urllib.parse.urlparse(path_or_url).path)
+    destination = os.path.join(torch.hub.get_dir(), "checkpoints", filename)
+    if not os.path.isfile(destination):
+        os.makedirs(os.path.dirname(destination), exist_ok=True)
+        torch.hub.download_url_to_file(path_or_url, destination, progress=True)
+    return destination
+
+
+class _Unregistered:
+    """Holds a module outside the parent's module tree: not in ``state_dict``, not given to the
+    optimizer, not moved by ``.to()`` and shared, not copied, by ``copy.deepcopy`` (the EMA copy
+    of the classifier must not duplicate a teacher network)."""
+
+    def __init__(self, module: nn.Module | None = None) -> None:
+        self.module = module
+
+    def __deepcopy__(self, memo: dict) -> _Unregistered:
+        return self
+
+
+def _soft_cross_entropy(logits: Tensor, target_probs: Tensor) -> Tensor:
+    return torch.sum(-target_probs * F.log_softmax(logits, dim=-1), dim=-1).mean()
+
+
+@MODELS.register_module()
+class ZooClassifier(TimmClassifier):
+    """An mmpretrain classifier around ``timm.create_model(model_name, **kwargs)``.
+
+    Args:
+        model_name: a timm name (every zoo model, or any of timm's own).
+        loss, train_cfg, with_cp, data_preprocessor: as mmpretrain's ``TimmClassifier``
+            (``train_cfg=dict(augments=[...])`` for Mixup/CutMix).
+        distillation: DeiT-style distillation from a frozen timm teacher, for models whose
+            training forward returns ``(class_logits, distillation_logits)``:
+            ``dict(teacher='regnety_160.deit_in1k', kind='hard'|'soft', alpha=0.5, tau=1.0,
+            teacher_kwargs=dict(pretrained=True))``. The loss is
+            ``(1 - alpha) * loss(class_logits, targets) + alpha * distillation_loss``.
+        mesa: MESA self-distillation, ``dict(weight=1.0, start_epoch=75)``: from ``start_epoch``
+            on (see ``MESAHook``), ``weight * soft_CE(logits, softmax(EMA model logits))`` is added.
+        init_cfg: ``dict(type='Pretrained', checkpoint=PATH_OR_URL or None, num_classes=None)``:
+            weights loaded when the Runner initialises the model for training (not for testing),
+            see :meth:`init_weights`. MMEngine's other initialisers do not apply to timm models.
+        **kwargs: passed to ``timm.create_model`` (``pretrained``, ``pretrained_cfg_overlay``,
+            ``num_classes``, ``drop_path_rate``, ...).
+    """
+
+    def __init__(
+        self,
+        model_name: str,
+        *,
+        distillation: dict | None = None,
+        mesa: dict | None = None,
+        init_cfg: dict | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(model_name, **{k: _plain(v) for k, v in kwargs.items()})
+        self.model_name = model_name
+        self.pretrained_init = self._check_init_cfg(init_cfg)
+        self.distillation = self._check_distillation(distillation)
+        self.mesa = self._check_mesa(mesa)
+        self._teacher = _Unregistered()
+        self._mesa_teacher = _Unregistered()
+        if self.distillation is not None:
+            teacher = timm.create_model(self.distillation["teacher"], **self.distillation["teacher_kwargs"])
+            self._teacher.module = teacher.eval().requires_grad_(False)
+            if hasattr(self.model, "set_distilled_training"):
+                self.model.set_distilled_training(True)
+
+    @staticmethod
+    def _check_init_cfg(cfg: dict | None) -> dict | None:
+        if cfg is None:
+            return None
+        cfg = dict(_plain(cfg))
+        if cfg.get("type") != "Pretrained" or set(cfg) - {"type", "checkpoint", "num_classes"}:
+            raise ValueError(
+                "ZooClassifier's init_cfg is dict(type='Pretrained', checkpoint=PATH_OR_URL or None, "
+                f"num_classes=classes of the checkpoint's head or None), got {cfg}"
+            )
+        cfg.setdefault("checkpoint", None)
+        cfg.setdefault("num_classes", None)
+        return cfg
+
+    @staticmethod
+    def _check_distillation(cfg: dict | None) -> dict | None:
+        if cfg is None:
+            return None
+        cfg = dict(_plain(cfg))
+        unknown = set(cfg) - {"teacher", "kind", "alpha", "tau", "teacher_kwargs"}
+        if unknown or "teacher" not in cfg:
+            raise ValueError(f"distillation needs 'teacher' and takes kind/alpha/tau/teacher_kwargs; got {sorted(cfg)}")
+        cfg.setdefault("kind", "hard")
+        cfg.setdefault("alpha", 0.5)
+        cfg.setdefault("tau", 1.0)
+        cfg.setdefault("teacher_kwargs", dict(pretrained=True))
+        if cfg["kind"] not in ("hard", "soft"):
+            raise ValueError(f"distillation kind must be 'hard' or 'soft', got {cfg['kind']!r}")
+        if not 0.0 <= cfg["alpha"] <= 1.0:
+            raise ValueError(f"distillation alpha must be in [0, 1], got {cfg['alpha']}")
+        return cfg
+
+    @staticmethod
+    def _check_mesa(cfg: dict | None) -> dict | None:
+        if cfg is None:
+            return None
+        cfg = dict(_plain(cfg))
+        if set(cfg) != {"weight", "start_epoch"}:
+            raise ValueError(f"mesa takes exactly weight and start_epoch, got {sorted(cfg)}")
+        return cfg
+
+    @staticmethod
+    def _remove_state_dict_prefix(module: nn.Module, state_dict: dict, prefix: str, local_metadata: dict) -> None:
+        """Drop ``model.`` from the keys (checkpoints hold plain timm keys), in place: torch ignores
+        a returned dict when the classifier is a submodule, e.g. of the EMA copy, whose keys
+        must match the classifier's for ``EMAHook`` to swap them."""
+        inner = prefix + "model."
+        items = list(state_dict.items())
+        state_dict.clear()
+        for key, value in items:
+            state_dict[prefix + key[len(inner):] if key.startswith(inner) else key] = value
+
+    def init_weights(self) -> None:
+        """Apply ``init_cfg=dict(type='Pretrained', ...)``; the Runner calls this only to train.
+
+        ``checkpoint`` is a file or URL of an original release or a timm-format state dict
+        (``None``: the model's own released weights, its ``pretrained_cfg`` file or url). The head
+        is kept when ``num_classes`` (the checkpoint's classes; default: the model's pretrained
+        cfg) equals the model's, re-initialised otherwise. Without ``init_cfg`` the timm model
+        keeps the initialisation (or pretrained weights) it got in its constructor.
+        """
+        if self._is_init or self.pretrained_init is None:
+            self._is_init = True
+            return
+        checkpoint = self.pretrained_init["checkpoint"]
+        model_cfg = getattr(self.model, "pretrained_cfg", None) or {}
+        if checkpoint is None:
+            checkpoint = model_cfg.get("file") or model_cfg.get("url")
+            if not checkpoint:
+                raise ValueError(f"{self.model_name} names no released weights; set init_cfg checkpoint")
+        checkpoint_classes = self.pretrained_init["num_classes"] or model_cfg.get("num_classes")
+        self.load_released_checkpoint(_local_file(checkpoint), checkpoint_classes)
+        self._is_init = True
+
+    def set_mesa_teacher(self, teacher: nn.Module | None) -> None:
+        """The EMA classifier whose predictions MESA distils (``None``: MESA off)."""
+        if teacher is not None and self.mesa is None:
+            raise RuntimeError("set_mesa_teacher needs a classifier built with mesa=dict(weight=..., start_epoch=...)")
+        self._mesa_teacher.module = teacher
+
+    def load_released_checkpoint(self, path: str, checkpoint_classes: int | None = None) -> None:
+        """Load an original release (or a timm-format state dict) strictly into the timm model,
+        through the model's own ``load_pretrained`` (zoo models: the family's key mapping) or, for
+        timm's own models, as it is.
+
+        ``checkpoint_classes`` is the class count of the checkpoint's head: the head is loaded
+        when it equals the model's and left freshly initialised otherwise (fine-tuning). Default:
+        the model's own, i.e. every weight, head included, must fit.
+        """
+        original_cfg = getattr(self.model, "pretrained_cfg", None)
+        classes = self.model.num_classes if checkpoint_classes is None else checkpoint_classes
+        # the zoo's loader (like timm's) keeps the head only when the pretrained cfg's class
+        # count is the model's
+        self.model.pretrained_cfg = {**(original_cfg or {}), "num_classes": classes}
+        try:
+            if hasattr(self.model, "load_pretrained"):
+                self.model.load_pretrained(path)
+            else:
+                load_pretrained_checkpoint(self.model, path, lambda state_dict, model: state_dict)
+        finally:
+            self.model.pretrained_cfg = original_cfg
+
+    def _targets(self, data_samples: list[DataSample]) -> Tensor:
+        if "gt_score" in data_samples[0]:
+            return torch.stack([sample.gt_score for sample in data_samples])
+        return torch.cat([sample.gt_label for sample in data_samples])
+
+    def loss(self, inputs: Tensor, data_samples: list[DataSample], **kwargs: Any) -> dict[str, Tensor]:
+        outputs = self.model(inputs)
+        targets = self._targets(data_samples)
+        losses: dict[str, Tensor] = {}
+        if isinstance(outputs, (tuple, list)):
+            class_logits, dist_logits = outputs
+            if self.distillation is None:
+                # no teacher: both heads learn the labels (inference averages them)
+                losses["loss"] = 0.5 * (
+                    self.loss_module(class_logits, targets, **kwargs) + self.loss_module(dist_logits, targets, **kwargs)
+                )
+            else:
+                alpha = self.distillation["alpha"]
+                losses["loss"] = (1 - alpha) * self.loss_module(class_logits, targets, **kwargs)
+                losses["loss_distill"] = alpha * self._distillation_loss(inputs, dist_logits)
+            logits = class_logits
+        else:
+            if self.distillation is not None:
+                raise RuntimeError(
+                    f"distillation needs a model whose training forward returns (class_logits, "
+                    f"distillation_logits); {type(self.model).__name__} returned one tensor"
+                )
+            losses["loss"] = self.loss_module(outputs, targets, **kwargs)
+            logits = outputs
+        teacher = self._mesa_teacher.module
+        if teacher is not None:
+            teacher.eval()
+            with torch.no_grad():
+                teacher_logits = teacher(inputs, mode="tensor")
+            losses["loss_mesa"] = self.mesa["weight"] * _soft_cross_entropy(logits, teacher_logits.float().softmax(-1))
+        return losses
+
+    def _distillation_loss(self, inputs: Tensor, dist_logits: Tensor) -> Tensor:
+        teacher = self._teacher.module.to(inputs.device)
+        with torch.no_grad():
+            teacher_logits = teacher(inputs)
+        if self.distillation["kind"] == "hard":
+            return F.cross_entropy(dist_logits, teacher_logits.argmax(dim=1))
+        tau = self.distillation["tau"]
+        kl = F.kl_div(
+            F.log_softmax(dist_logits / tau, dim=1),
+            F.log_softmax(teacher_logits / tau, dim=1),
+            reduction="sum",
+            log_target=True,
+        )
+        return kl * tau * tau / dist_logits.numel()
+
+
+def _unwrap(model: nn.Module) -> nn.Module:
+    return model.module if is_model_wrapper(model) else model
+
+
+@HOOKS.register_module()
+class ReleasedCheckpointHook(Hook):
+    """Make ``load_from`` accept a checkpoint as its authors released it.
+
+    MMEngine loads ``load_from`` with a bare ``torch.load`` (which refuses the pickled yacs/argparse
+    objects of the original releases) and then silently ignores every key when the weights are
+    not under ``state_dict``. Before that happens (``before_run``), this hook reads the file with
+    the zoo's safe loader; if it is not an MMEngine checkpoint it loads it strictly into the
+    classifier (``ZooClassifier.load_released_checkpoint``), hands the result to the other hooks'
+    ``after_load_checkpoint`` (the EMA copy starts from it) and tells the runner the weights are in
+    place. MMEngine checkpoints (ours, ``state_dict`` + ``meta``) are left to the runner.
+    Runs after ``EMAHook.before_run`` (lower priority), which must exist before it is filled.
+    """
+
+    priority = "LOW"
+
+    def before_run(self, runner) -> None:
+        path = runner.cfg.get("load_from")
+        if not path or runner.cfg.get("resume", False):
+            return
+        path = _local_file(path)
+        checkpoint = load_checkpoint_file(path)
+        if isinstance(checkpoint, Mapping) and "state_dict" in checkpoint and "meta" in checkpoint:
+            return
+        model = _unwrap(runner.model)
+        if not isinstance(model, ZooClassifier):
+            raise TypeError(f"ReleasedCheckpointHook loads into a ZooClassifier, not {type(model).__name__}")
+        extract_state_dict(checkpoint)  # fail early, with the zoo's message, on a file without weights
+        model.load_released_checkpoint(path)
+        # these weights replace whatever init_cfg would load (MMEngine: load_from wins over init)
+        model._is_init = True
+        runner.logger.info(f"Loaded the released checkpoint {path} (strict)")
+        runner.call_hook("after_load_checkpoint", checkpoint=dict(state_dict=model.state_dict(), meta=dict()))
+        # MMEngine 0.10.7: Runner.load_or_resume() skips loading when this flag is set
+        runner._has_loaded = True
+
+
+def _epoch_seed(seed: int, epoch: int, rank: int, world_size: int) -> int:
+    return (seed + epoch * world_size + rank) % 2**32
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)  # also seeds every CUDA device
+
+
+@HOOKS.register_module()
+class EpochSeedHook(Hook):
+    """Reseed Python's, NumPy's and torch's generators at the start of every training epoch from
+    (runner seed, epoch, rank).
+
+    MMEngine seeds once per run and does not store generator states in checkpoints, so a resumed
+    run draws different drop-path masks, Mixup/CutMix parameters and augmentations than the
+    uninterrupted run would have. With this hook each epoch's randomness depends only on the seed
+    and the epoch, and a resume (which restarts at an epoch boundary) repeats it exactly. Use it
+    with a fixed ``randomness.seed`` (the sampler's shuffle seed is drawn once when the dataloader
+    is built) and with ``worker_init_fn=dict(type='zoo_seed_worker')`` and
+    ``persistent_workers=False`` when ``num_workers > 0``, so that worker processes are seeded
+    from the reseeded generator every epoch.
+    """
+
+    priority = "VERY_HIGH"
+
+    def before_train_epoch(self, runner) -> None:
+        rank, world_size = get_dist_info()
+        _seed_everything(_epoch_seed(runner.seed, runner.epoch, rank, world_size))
+
+
+@FUNCTIONS.register_module(name="zoo_seed_worker")
+def zoo_seed_worker(worker_id: int) -> None:
+    """Seed a dataloader worker's Python and NumPy generators from its torch seed, which torch
+    derives from the main process' generator when the epoch's iterator starts (so it follows
+    ``EpochSeedHook``); MMEngine's default gives every worker the same seeds in every epoch."""
+    seed = torch.initial_seed() % 2**32
+    random.seed(seed)
+    np.random.seed(seed)
+
+
+@HOOKS.register_module()
+class MESAHook(Hook):
+    """Turns on MESA (Spatial-Mamba's self-distillation) from the classifier's
+    ``mesa['start_epoch']`` on, with the EMA model of the run's ``EMAHook`` as teacher."""
+
+    priority = "LOW"
+
+    def before_train_epoch(self, runner) -> None:
+        model = _unwrap(runner.model)
+        if not isinstance(model, ZooClassifier) or model.mesa is None:
+            raise RuntimeError("MESAHook needs a ZooClassifier built with mesa=dict(weight=..., start_epoch=...)")
+        ema_hooks = [hook for hook in runner.hooks if isinstance(hook, EMAHook)]
+        if not ema_hooks:
+            raise RuntimeError("MESAHook distils the EMA model: add an EMAHook to custom_hooks")
+        active = runner.epoch >= model.mesa["start_epoch"]
+        model.set_mesa_teacher(ema_hooks[0].ema_model.module if active else None)
