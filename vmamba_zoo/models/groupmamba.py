@@ -51,13 +51,13 @@ from timm.models._features import feature_take_indices
 from torch import Tensor, nn
 
 from ..ops import cross_merge, cross_scan
+from ._base import StagedModelMixin
 from ._checkpoint import build_model, load_pretrained_checkpoint
 from ._ssm import SelectiveScanParams, dt_rank_for, scan_stacked
 
 __all__ = ["GroupMamba", "GroupMambaLayer", "checkpoint_filter_fn"]
 
 _NUM_GROUPS = 4  # channel groups, one cross2d route each
-_TOTAL_STRIDE = 32
 _BLOCK_EPS = 1e-6  # the builders' norm_layer (block / stage / head norms)
 _INNER_EPS = 1e-5  # nn.LayerNorm default: stem, downsample, mixer and SS2D out norms
 
@@ -299,7 +299,7 @@ def _check_pool(pool_type: str) -> str:
     return pool_type
 
 
-class GroupMamba(nn.Module):
+class GroupMamba(StagedModelMixin, nn.Module):
     """GroupMamba backbone + distilled classifier (see the module docstring).
 
     Args:
@@ -313,6 +313,8 @@ class GroupMamba(nn.Module):
         drop_rate: Dropout before the heads (the original has none).
         drop_path_rate: Stochastic depth, linearly increasing over the stage blocks.
     """
+
+    final_norm_pattern = r"^stages\.(\d+)\.norm"
 
     def __init__(
         self,
@@ -370,47 +372,9 @@ class GroupMamba(nn.Module):
         load_pretrained_checkpoint(self, path, checkpoint_filter_fn)
 
     @torch.jit.ignore
-    def no_weight_decay(self) -> set[str]:
-        return set()
-
-    @torch.jit.ignore
-    def group_matcher(self, coarse: bool = False) -> dict[str, Any]:
-        return dict(
-            stem=r"^stem",
-            blocks=r"^stages\.(\d+)" if coarse else [
-                (r"^stages\.(\d+)\.downsample", (0,)),
-                (r"^stages\.(\d+)\.blocks\.(\d+)", None),
-                (r"^stages\.(\d+)\.norm", (99999,)),
-            ],
-        )
-
-    @torch.jit.ignore
-    def set_grad_checkpointing(self, enable: bool = True) -> None:
-        for stage in self.stages:
-            stage.grad_checkpointing = enable
-
-    @torch.jit.ignore
     def set_distilled_training(self, enable: bool = True) -> None:
         """Train mode returns ``(head, dist_head)`` logits (as the original) instead of their mean."""
         self.head.distilled_training = enable
-
-    @torch.jit.ignore
-    def get_classifier(self) -> nn.Module:
-        return self.head.fc
-
-    def reset_classifier(self, num_classes: int, global_pool: str | None = None) -> None:
-        self.num_classes = num_classes
-        self.head.reset(num_classes, global_pool)
-
-    def _check_input(self, x: Tensor) -> None:
-        if not isinstance(x, Tensor) or x.dim() != 4:
-            shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
-            raise ValueError(f"GroupMamba expects a 4-D (batch, {self.in_chans}, H, W) image tensor, got {shape}")
-        if x.shape[1] != self.in_chans:
-            raise ValueError(f"GroupMamba was built for in_chans={self.in_chans}, got {x.shape[1]} channels")
-        H, W = x.shape[2:]
-        if H == 0 or W == 0 or H % _TOTAL_STRIDE or W % _TOTAL_STRIDE:
-            raise ValueError(f"GroupMamba needs H and W divisible by {_TOTAL_STRIDE} (and > 0), got {H}x{W}")
 
     def forward_intermediates(
         self,

@@ -48,12 +48,12 @@ from timm.models._features import feature_take_indices
 from torch import Tensor, nn
 
 from ..ops import selective_scan_states
+from ._base import StagedModelMixin
 from ._checkpoint import build_model, load_pretrained_checkpoint
 from ._ssm import _dt_bias, dt_rank_for
 
 __all__ = ["SpatialMamba", "StructureAwareSSM", "StateFusion", "checkpoint_filter_fn"]
 
-_TOTAL_STRIDE = 32
 _FUSION_DILATIONS = (1, 3, 5)
 _FUSION_SIZE = 2 * _FUSION_DILATIONS[-1] + 1  # the merged kernel: 11x11
 
@@ -258,7 +258,7 @@ class SpatialMambaStage(nn.Module):
         return self.blocks(x)
 
 
-class SpatialMamba(nn.Module):
+class SpatialMamba(StagedModelMixin, nn.Module):
     """Spatial-Mamba backbone + classifier (see the module docstring).
 
     Args:
@@ -329,44 +329,6 @@ class SpatialMamba(nn.Module):
     def load_pretrained(self, path: str) -> None:
         """Load an original Spatial-Mamba release (or our own state dict) strictly and safely."""
         load_pretrained_checkpoint(self, path, checkpoint_filter_fn)
-
-    @torch.jit.ignore
-    def no_weight_decay(self) -> set[str]:
-        return set()
-
-    @torch.jit.ignore
-    def group_matcher(self, coarse: bool = False) -> dict[str, Any]:
-        return dict(
-            stem=r"^stem",
-            blocks=r"^stages\.(\d+)" if coarse else [
-                (r"^stages\.(\d+)\.downsample", (0,)),
-                (r"^stages\.(\d+)\.blocks\.(\d+)", None),
-                (r"^norm", (99999,)),
-            ],
-        )
-
-    @torch.jit.ignore
-    def set_grad_checkpointing(self, enable: bool = True) -> None:
-        for stage in self.stages:
-            stage.grad_checkpointing = enable
-
-    @torch.jit.ignore
-    def get_classifier(self) -> nn.Module:
-        return self.head.fc
-
-    def reset_classifier(self, num_classes: int, global_pool: str | None = None) -> None:
-        self.num_classes = num_classes
-        self.head.reset(num_classes, pool_type=global_pool)
-
-    def _check_input(self, x: Tensor) -> None:
-        if not isinstance(x, Tensor) or x.dim() != 4:
-            shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
-            raise ValueError(f"SpatialMamba expects a 4-D (batch, {self.in_chans}, H, W) image tensor, got {shape}")
-        if x.shape[1] != self.in_chans:
-            raise ValueError(f"SpatialMamba was built for in_chans={self.in_chans}, got {x.shape[1]} channels")
-        H, W = x.shape[2:]
-        if H == 0 or W == 0 or H % _TOTAL_STRIDE or W % _TOTAL_STRIDE:
-            raise ValueError(f"SpatialMamba needs H and W divisible by {_TOTAL_STRIDE} (and > 0), got {H}x{W}")
 
     def forward_intermediates(
         self,

@@ -45,6 +45,7 @@ from timm.models._features import feature_take_indices
 from torch import Tensor, nn
 
 from ..ops import cross_merge, cross_scan
+from ._base import StagedModelMixin
 from ._checkpoint import build_model, load_pretrained_checkpoint
 from ._ssm import SelectiveScanParams, dt_rank_for
 
@@ -61,7 +62,6 @@ __all__ = [
 ]
 
 _NUM_DIRECTIONS = 4  # cross2d: row-major, column-major and both reversed
-_TOTAL_STRIDE = 32
 
 
 def _as_nchw(x: Tensor) -> Tensor:
@@ -261,7 +261,7 @@ class VSSStage(nn.Module):
         return self.blocks(x)
 
 
-class VMamba(nn.Module):
+class VMamba(StagedModelMixin, nn.Module):
     """VMamba backbone + classifier (both generations; see the module docstring).
 
     Args:
@@ -361,42 +361,6 @@ class VMamba(nn.Module):
     def load_pretrained(self, path: str) -> None:
         """Load an original VMamba release (or our own state dict) strictly and safely."""
         load_pretrained_checkpoint(self, path, checkpoint_filter_fn)
-
-    @torch.jit.ignore
-    def group_matcher(self, coarse: bool = False) -> dict[str, Any]:
-        return dict(
-            stem=r"^stem",
-            blocks=r"^stages\.(\d+)" if coarse else [
-                (r"^stages\.(\d+)\.downsample", (0,)),
-                (r"^stages\.(\d+)\.blocks\.(\d+)", None),
-                (r"^norm", (99999,)),
-            ],
-        )
-
-    @torch.jit.ignore
-    def set_grad_checkpointing(self, enable: bool = True) -> None:
-        for stage in self.stages:
-            stage.grad_checkpointing = enable
-
-    @torch.jit.ignore
-    def get_classifier(self) -> nn.Module:
-        return self.head.fc
-
-    def reset_classifier(self, num_classes: int, global_pool: str | None = None) -> None:
-        self.num_classes = num_classes
-        self.head.reset(num_classes, pool_type=global_pool)
-
-    def _check_input(self, x: Tensor) -> None:
-        if not isinstance(x, Tensor) or x.dim() != 4:
-            shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
-            raise ValueError(f"{type(self).__name__} expects a 4-D (batch, {self.in_chans}, H, W) image tensor, got {shape}")
-        _, channels, H, W = x.shape
-        if channels != self.in_chans:
-            raise ValueError(f"{type(self).__name__} was built for in_chans={self.in_chans}, got {channels} channels")
-        if H == 0 or W == 0 or H % _TOTAL_STRIDE or W % _TOTAL_STRIDE:
-            raise ValueError(
-                f"{type(self).__name__} needs H and W divisible by {_TOTAL_STRIDE} (and > 0), got {H}x{W}"
-            )
 
     def _stage_outputs(self, x: Tensor, stages: nn.Sequential) -> Iterator[Tensor]:
         """Yield each stage's output in turn; models with cross-stage paths (Res-VMamba) override it."""
