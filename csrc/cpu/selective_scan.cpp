@@ -212,6 +212,44 @@ void forward_task(const ScanArgs<T>& p, int64_t task, T* y, T* last_state, T* st
       for (int64_t n = 0; n < N; ++n) last_state[((blk.b * p.channels + blk.c0 + w) * N) + n] = h[n][w];
 }
 
+// The forward for d_state N = 1 (VMamba v2's SS2D): per chunk, one pass of independent
+// per-step math (step size, decay, input) that the core can overlap, then the recurrence,
+// which is one fused multiply-add per step, with the state in a register.
+template <typename T>
+void forward_task_n1(const ScanArgs<T>& p, int64_t task, T* y, T* last_state) {
+  constexpr int W = simd::kLanes<T>;
+  const Block<T> blk(p, task);
+  const int64_t L = p.length;
+  alignas(64) T u_t[kChunk * W], a_t[kChunk * W], b_t[kChunk * W];
+  const Vec<T> A = lane_params(p.A, blk.c0, blk.lanes);
+  const Vec<T> bias = lane_params(p.bias, blk.c0, blk.lanes);
+  const Vec<T> D = lane_params(p.D, blk.c0, blk.lanes);
+  const T* const Bg = p.B + blk.bc0;
+  const T* const Cg = p.C + blk.bc0;
+  Vec<T> h{};
+  for (int64_t t0 = 0; t0 < L; t0 += kChunk) {
+    const int64_t steps = std::min(kChunk, L - t0);
+    if (t0 + kChunk < L) {
+      const int64_t next = std::min(kChunk, L - t0 - kChunk);
+      prefetch_rows(p.u + blk.row0 + t0 + kChunk, L, blk.lanes, next);
+      prefetch_rows(p.delta + blk.row0 + t0 + kChunk, L, blk.lanes, next);
+    }
+    load_tile(p.u + blk.row0 + t0, L, blk.lanes, steps, u_t);
+    load_tile(p.delta + blk.row0 + t0, L, blk.lanes, steps, a_t);
+    discretize_chunk<T>(p, bias, u_t, a_t, b_t, nullptr, steps);  // a_t = dt, b_t = dt * u
+    for (int64_t t = 0; t < steps; ++t) {
+      simd::store(a_t + t * W, simd::exp<T>(simd::load(a_t + t * W) * A));
+      simd::store(b_t + t * W, simd::load(b_t + t * W) * Bg[t0 + t]);
+    }
+    for (int64_t t = 0; t < steps; ++t) {
+      h = simd::load(a_t + t * W) * h + simd::load(b_t + t * W);
+      simd::store(u_t + t * W, D * simd::load(u_t + t * W) + h * Cg[t0 + t]);  // y overwrites u
+    }
+    store_tile(u_t, blk.lanes, steps, y + blk.row0 + t0, L);
+  }
+  for (int w = 0; w < blk.lanes; ++w) last_state[blk.b * p.channels + blk.c0 + w] = h[w];
+}
+
 // ------------------------------------------------------------------------------------------
 // Backward. rhs of the adjoint: C_l * dy_l (+ dlast at the end) for the y scan, dh_l for the
 // all-states scan.
@@ -418,14 +456,19 @@ std::vector<at::Tensor> selective_scan_fwd(const at::Tensor& u, const at::Tensor
                                            const at::Tensor& B, const at::Tensor& C, const OptTensor& D,
                                            const OptTensor& delta_bias, bool softplus) {
   check_scan_inputs({&u, &delta, &A, &B, &C, opt_ptr(D), opt_ptr(delta_bias)});
-  at::Tensor y = at::empty_like(u);
+  at::Tensor y = at::empty(u.sizes(), u.options());
   at::Tensor last = at::empty({u.size(0), u.size(1), A.size(1)}, u.options());
   AT_DISPATCH_FLOATING_TYPES(u.scalar_type(), "vmamba_zoo_selective_scan_fwd", [&] {
     const auto p = make_args<scalar_t>(u, delta, A, B, &C, D, delta_bias, softplus);
     scalar_t* yp = y.data_ptr<scalar_t>();
     scalar_t* lp = last.data_ptr<scalar_t>();
     parallel_tasks(p.tasks(), p.task_cost(),
-                   [&](int64_t task) { forward_task<scalar_t, false>(p, task, yp, lp, nullptr); });
+                   [&](int64_t task) {
+                     if (p.state == 1)
+                       forward_task_n1<scalar_t>(p, task, yp, lp);
+                     else
+                       forward_task<scalar_t, false>(p, task, yp, lp, nullptr);
+                   });
   });
   return {y, last};
 }
@@ -436,7 +479,7 @@ std::vector<OptTensor> selective_scan_bwd(const at::Tensor& u, const at::Tensor&
                                           const OptTensor& dlast) {
   check_scan_inputs({&u, &delta, &A, &B, &C, opt_ptr(D), opt_ptr(delta_bias), &dy, opt_ptr(dlast)});
   const int64_t batch = u.size(0), channels = u.size(1), L = u.size(2), G = B.size(1), N = A.size(1);
-  at::Tensor du = at::empty_like(u), ddelta = at::empty_like(delta);
+  at::Tensor du = at::empty(u.sizes(), u.options()), ddelta = at::empty(delta.sizes(), delta.options());
   at::Tensor dA = at::empty({batch, channels, N}, u.options());
   at::Tensor dD = D ? at::empty({batch, channels}, u.options()) : at::Tensor();
   at::Tensor dbias = delta_bias ? at::empty({batch, channels}, u.options()) : at::Tensor();
@@ -475,7 +518,7 @@ std::vector<OptTensor> selective_scan_states_bwd(const at::Tensor& u, const at::
                                                  const at::Tensor& dh) {
   check_scan_inputs({&u, &delta, &A, &B, opt_ptr(delta_bias), &dh});
   const int64_t batch = u.size(0), channels = u.size(1), L = u.size(2), G = B.size(1), N = A.size(1);
-  at::Tensor du = at::empty_like(u), ddelta = at::empty_like(delta);
+  at::Tensor du = at::empty(u.sizes(), u.options()), ddelta = at::empty(delta.sizes(), delta.options());
   at::Tensor dA = at::empty({batch, channels, N}, u.options());
   at::Tensor dbias = delta_bias ? at::empty({batch, channels}, u.options()) : at::Tensor();
   at::Tensor dB;
