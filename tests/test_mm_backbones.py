@@ -31,7 +31,11 @@ def test_registered_in_mmdet_and_mmseg():
     for name in ("VMamba", "EfficientVMamba", "GroupMamba", "SpatialMamba", "ResVMamba"):
         assert DET.get(name) is getattr(vmm, name)
         assert SEG.get(name) is getattr(vmm, name)
-    backbone = DET.build(dict(type="VMamba", **TINY_VMAMBA, out_indices=(1, 2)))
+    # another test's Runner may have left a different default scope (e.g. mmpretrain) behind
+    from mmengine.registry import DefaultScope
+
+    with DefaultScope.overwrite_default_scope("mmdet"):
+        backbone = DET.build(dict(type="VMamba", **TINY_VMAMBA, out_indices=(1, 2)))
     assert isinstance(backbone, vmm.VMamba) and backbone.out_channels == [32, 64]
 
 
