@@ -18,16 +18,13 @@ local and http(s) schemes of mmengine's ``CheckpointLoader`` are replaced by a l
 
 from __future__ import annotations
 
-import os
 import pickle
-import types
 
 import numpy as np
-import torch
 from mmengine.logging import HistoryBuffer
 from mmengine.runner import CheckpointLoader
 
-from vmamba_zoo.models._checkpoint import _allowed_globals, _Inert
+from vmamba_zoo.models._checkpoint import load_checkpoint_file
 
 _NUMPY_GLOBALS = {
     "numpy.ndarray": np.ndarray,
@@ -47,38 +44,25 @@ def _history_buffer_getattr(owner, name: str):
     return getattr(owner, name)
 
 
-def _mmengine_pickle_module() -> types.ModuleType:
-    allowed = dict(_allowed_globals())
-    allowed.update(_NUMPY_GLOBALS)
-    allowed["mmengine.logging.history_buffer.HistoryBuffer"] = HistoryBuffer
-    allowed["builtins.getattr"] = allowed["__builtin__.getattr"] = _history_buffer_getattr
+def _numpy_dtype_class(module: str, name: str) -> type | None:
+    """numpy's dtype classes (e.g. ``numpy.dtypes.Float64DType``), pickled by newer numpy."""
+    if module == "numpy.dtypes" and isinstance(getattr(np.dtypes, name, None), type):
+        return getattr(np.dtypes, name)
+    return None
 
-    class MMEngineUnpickler(pickle.Unpickler):
-        def find_class(self, module, name):
-            qualified = f"{module}.{name}"
-            if qualified in allowed:
-                return allowed[qualified]
-            if module == "numpy.dtypes" and isinstance(getattr(np.dtypes, name, None), type):
-                return getattr(np.dtypes, name)  # dtype classes, e.g. Float64DType
-            return type(f"Inert[{qualified}]", (_Inert,), {"__module__": __name__})
 
-    module = types.ModuleType("vmamba_zoo_mmengine_pickle")
-    module.Unpickler = MMEngineUnpickler
-    module.load = lambda f, **kw: MMEngineUnpickler(f, **kw).load()
-    return module
+_MMENGINE_GLOBALS = {
+    **_NUMPY_GLOBALS,
+    "mmengine.logging.history_buffer.HistoryBuffer": HistoryBuffer,
+    "builtins.getattr": _history_buffer_getattr,
+    "__builtin__.getattr": _history_buffer_getattr,
+}
 
 
 def load_mmengine_checkpoint(filename: str, map_location=None) -> object:
     """Load a checkpoint file written by MMEngine (or a plain weight file) without running
     code from it (see the module docstring)."""
-    filename = os.path.expanduser(filename)
-    if not os.path.isfile(filename):
-        raise FileNotFoundError(f"checkpoint file not found: {filename}")
-    try:
-        return torch.load(filename, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError:
-        pass
-    return torch.load(filename, map_location=map_location, weights_only=False, pickle_module=_mmengine_pickle_module())
+    return load_checkpoint_file(filename, map_location, _MMENGINE_GLOBALS, _numpy_dtype_class)
 
 
 # named load_from_* as mmengine's own loaders (it logs the name after that prefix)

@@ -54,35 +54,50 @@ class _Inert(dict):
         return (dict, (dict(self),))
 
 
-def _restricted_pickle_module() -> types.ModuleType:
-    allowed = _allowed_globals()
+def _restricted_pickle_module(
+    extra_globals: Mapping[str, object] | None = None,
+    extra_lookup: Callable[[str, str], object | None] | None = None,
+) -> types.ModuleType:
+    """A pickle module whose unpickler resolves only torch's weights-only globals, plus
+    ``extra_globals`` (qualified name -> object) and whatever ``extra_lookup(module, name)``
+    returns; every other global becomes an inert placeholder class."""
+    allowed = {**_allowed_globals(), **(extra_globals or {})}
 
     class RestrictedUnpickler(pickle.Unpickler):
         def find_class(self, module, name):
             qualified = f"{module}.{name}"
             if qualified in allowed:
                 return allowed[qualified]
+            found = extra_lookup(module, name) if extra_lookup else None
+            if found is not None:
+                return found
             return type(f"Inert[{qualified}]", (_Inert,), {"__module__": __name__})
 
     module = types.ModuleType("vmamba_zoo_restricted_pickle")
     module.Unpickler = RestrictedUnpickler
     module.load = lambda f, **kw: RestrictedUnpickler(f, **kw).load()
-    module.__name__ = "vmamba_zoo_restricted_pickle"
     return module
 
 
-def load_checkpoint_file(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> object:
-    """Load a ``.pth`` file without executing code from it (see the module docstring)."""
-    path = os.fspath(path)
+def load_checkpoint_file(
+    path: str | os.PathLike,
+    map_location: str | torch.device | None = "cpu",
+    extra_globals: Mapping[str, object] | None = None,
+    extra_lookup: Callable[[str, str], object | None] | None = None,
+) -> object:
+    """Load a ``.pth`` file without executing code from it (see the module docstring).
+
+    ``extra_globals`` / ``extra_lookup`` admit further classes as real objects (the MMEngine
+    loader admits its own ``HistoryBuffer`` and numpy types this way)."""
+    path = os.path.expanduser(os.fspath(path))
     if not os.path.isfile(path):
         raise FileNotFoundError(f"checkpoint file not found: {path}")
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError:
         pass
-    return torch.load(
-        path, map_location=map_location, weights_only=False, pickle_module=_restricted_pickle_module()
-    )
+    pickle_module = _restricted_pickle_module(extra_globals, extra_lookup)
+    return torch.load(path, map_location=map_location, weights_only=False, pickle_module=pickle_module)
 
 
 def extract_state_dict(checkpoint: object, key: str | None = None) -> dict[str, torch.Tensor]:
