@@ -33,7 +33,7 @@ Reusable blocks (stable names and constructor signatures; other families import 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -41,7 +41,6 @@ import torch.nn.functional as F
 from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 from timm.layers import ClassifierHead, DropPath, Mlp, trunc_normal_
 from timm.models import checkpoint_seq, generate_default_cfgs, register_model
-from timm.models._features import feature_take_indices
 from torch import Tensor, nn
 
 from ..ops import cross_merge, cross_scan
@@ -361,66 +360,6 @@ class VMamba(StagedModelMixin, nn.Module):
     def load_pretrained(self, path: str) -> None:
         """Load an original VMamba release (or our own state dict) strictly and safely."""
         load_pretrained_checkpoint(self, path, checkpoint_filter_fn)
-
-    def _stage_outputs(self, x: Tensor, stages: nn.Sequential) -> Iterator[Tensor]:
-        """Yield each stage's output in turn; models with cross-stage paths (Res-VMamba) override it."""
-        for stage in stages:
-            x = stage(x)
-            yield x
-
-    def forward_intermediates(
-        self,
-        x: Tensor,
-        indices: int | list[int] | None = None,
-        norm: bool = False,
-        stop_early: bool = False,
-        output_fmt: str = "NCHW",
-        intermediates_only: bool = False,
-    ) -> list[Tensor] | tuple[Tensor, list[Tensor]]:
-        """Stage outputs (before the next stage's downsample), as timm's contract defines.
-
-        Args:
-            x: Image batch (batch, in_chans, H, W), H and W divisible by 32.
-            indices: Last n stages if int, all if None, these stages if a sequence.
-            norm: Apply the final norm to the last stage's output.
-            stop_early: Stop after the last requested stage.
-            output_fmt: ``'NCHW'`` or ``'NHWC'`` for the intermediates.
-            intermediates_only: Return only the intermediates.
-        """
-        if output_fmt not in ("NCHW", "NHWC"):
-            raise ValueError(f"output_fmt must be 'NCHW' or 'NHWC', got {output_fmt!r}")
-        self._check_input(x)
-        num_stages = len(self.stages)
-        take_indices, max_index = feature_take_indices(num_stages, indices)
-        stages = self.stages if torch.jit.is_scripting() or not stop_early else self.stages[: max_index + 1]
-
-        intermediates = []
-        last, out = -1, None
-        for last, out in enumerate(self._stage_outputs(self.stem(x), stages)):
-            if last in take_indices:
-                feat = self.norm(out) if norm and last == num_stages - 1 else out
-                intermediates.append(_as_nchw(feat).contiguous() if output_fmt == "NCHW" else feat)
-        if intermediates_only:
-            return intermediates
-        if last == num_stages - 1:
-            out = self.norm(out)
-        return out, intermediates
-
-    def prune_intermediate_layers(
-        self, indices: int | list[int] = 1, prune_norm: bool = False, prune_head: bool = True
-    ) -> list[int]:
-        """Drop the stages (and norm / head) not needed for ``indices``; returns the kept indices."""
-        take_indices, max_index = feature_take_indices(len(self.stages), indices)
-        prune_end = max_index < len(self.stages) - 1
-        self.stages = self.stages[: max_index + 1]
-        if prune_norm or prune_end:
-            self.norm = nn.Identity()
-        if prune_end:
-            self.num_features = self.head_hidden_size = self.feature_info[max_index]["num_chs"]
-        if prune_head or prune_end:
-            self.head = ClassifierHead(self.num_features, 0, pool_type="", input_fmt="NHWC")
-            self.num_classes = 0
-        return take_indices
 
     def forward_features(self, x: Tensor) -> Tensor:
         """(batch, in_chans, H, W) -> final normed features (batch, H/32, W/32, C), NHWC."""
