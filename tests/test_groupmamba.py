@@ -153,8 +153,6 @@ def test_distillation_heads():
 
 def test_grouped_scan_equals_four_separate_group_scans():
     """The one grouped computation equals each group's SS2D run on its own channels and route."""
-    from vmamba_zoo.ops import cross_merge, cross_scan
-
     torch.manual_seed(0)
     layer = GroupMambaLayer(32).eval()
     with torch.no_grad():
@@ -166,8 +164,7 @@ def test_grouped_scan_equals_four_separate_group_scans():
         for k, (group, mode) in enumerate(zip(layer._groups(), ("row", "col", "row_flip", "col_flip"))):
             xg, z = group.in_proj(x[..., 8 * k:8 * (k + 1)]).chunk(2, dim=-1)
             xg = torch.nn.functional.silu(group.conv2d(xg.permute(0, 3, 1, 2)))
-            y = cross_merge(group.scan_sequences(cross_scan(xg, mode)), 4, 6, mode)
-            y = group.out_norm(y.transpose(1, 2)).view(2, 4, 6, 8)
+            y = group.out_norm(group.scan_map(xg.permute(0, 2, 3, 1), mode))
             separate.append(group.out_proj(y * torch.nn.functional.silu(z)))
     torch.testing.assert_close(grouped, torch.cat(separate, dim=-1), rtol=1e-5, atol=1e-6)
 

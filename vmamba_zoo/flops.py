@@ -34,6 +34,21 @@ def selective_scan_states_flop_jit(inputs, outputs) -> int:
     return 7 * batch * length * channels * state
 
 
+def cross_selective_scan_flop_jit(inputs, outputs) -> int:
+    """fvcore handle of ``vmamba_zoo::cross_selective_scan``: what its chain counts, i.e. the
+    x_proj and dt_proj matmuls (as bmm) plus the selective scan; the reshuffles count zero."""
+    from .ops.cross_scan.modes import geometry
+
+    batch, H, W, _ = _shape(inputs[0])
+    K, rows, dir_channels = _shape(inputs[1])
+    rank = _shape(inputs[2])[2]
+    state = _shape(inputs[4])[1]
+    length = geometry(inputs[6].toIValue(), H, W).length
+    channels = K * dir_channels
+    projections = batch * length * channels * (rows + rank)
+    return projections + 9 * batch * length * channels * state + batch * channels * length
+
+
 # Element-wise ops the papers' counters leave at zero; listing them silences fvcore's warnings.
 _ZERO_COST_OPS = (
     "aten::silu", "aten::neg", "aten::exp", "aten::flip", "aten::gelu", "aten::sigmoid",
@@ -50,6 +65,7 @@ OP_HANDLES = {
     "vmamba_zoo::selective_scan_states": selective_scan_states_flop_jit,
     "vmamba_zoo::cross_scan": None,
     "vmamba_zoo::cross_merge": None,
+    "vmamba_zoo::cross_selective_scan": cross_selective_scan_flop_jit,
     **{op: None for op in _ZERO_COST_OPS},
 }
 

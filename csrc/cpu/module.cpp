@@ -5,7 +5,7 @@
 #include "ops.h"
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
-  m.doc() = "vmamba_zoo CPU kernels: selective scan and cross-scan/merge (OpenMP + SIMD)";
+  m.doc() = "vmamba_zoo CPU kernels: selective scan, cross-scan/merge and the fused cross selective scan (OpenMP + SIMD)";
   using namespace pybind11::literals;
   m.def("selective_scan_fwd", &vmamba_zoo::selective_scan_fwd, "u"_a, "delta"_a, "A"_a, "B"_a, "C"_a, "D"_a,
         "delta_bias"_a, "softplus"_a);
@@ -17,4 +17,6 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
         "delta_bias"_a, "softplus"_a, "dh"_a);
   m.def("cross_scan", &vmamba_zoo::cross_scan, "x"_a, "mode"_a);
   m.def("cross_merge", &vmamba_zoo::cross_merge, "ys"_a, "H"_a, "W"_a, "mode"_a);
+  m.def("cross_selective_scan_fwd", &vmamba_zoo::cross_selective_scan_fwd, "x"_a, "x_dbl"_a, "route"_a,
+        "dt_weight"_a, "dt_bias"_a, "A"_a, "D"_a, "grouped"_a, "softplus"_a);
 }

@@ -31,4 +31,10 @@ std::vector<OptTensor> selective_scan_states_bwd(const at::Tensor& u, const at::
 at::Tensor cross_scan(const at::Tensor& x, const std::string& mode);
 at::Tensor cross_merge(const at::Tensor& ys, int64_t H, int64_t W, const std::string& mode);
 
+// Fused cross-scan + Δ projection + selective scan + cross-merge (inference): see
+// vmamba_zoo/ops/cross_selective_scan/__init__.py.
+at::Tensor cross_selective_scan_fwd(const at::Tensor& x, const at::Tensor& x_dbl, const at::Tensor& route,
+                                    const at::Tensor& dt_weight, const at::Tensor& dt_bias, const at::Tensor& A,
+                                    const at::Tensor& D, bool grouped, bool softplus);
+
 }  // namespace vmamba_zoo

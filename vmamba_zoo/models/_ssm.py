@@ -2,10 +2,10 @@
 
 All five families store the same five tensors directly on their SS2D module (checkpoint keys
 ``x_proj_weight``, ``dt_projs_weight``, ``dt_projs_bias``, ``A_logs``, ``Ds``) for K scan
-directions of ``d_inner`` channels, and run the same computation on the K sequences that a
-cross-scan produced: per direction, a low-rank Δ / B / C projection of the sequence, then one
-grouped selective scan (group k = direction k). This module holds that parameter set and that
-computation once; the families differ only in how they scan / merge and what surrounds it.
+directions of ``d_inner`` channels, and run the same computation on them: cross-scan, per
+direction a low-rank Δ / B / C projection of the sequence, one grouped selective scan (group
+k = direction k), cross-merge (the op :func:`~vmamba_zoo.ops.cross_selective_scan`). This
+module holds that parameter set once; the families differ in the scan mode and what surrounds it.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from ..ops import selective_scan
+from ..ops import cross_selective_scan
 
 
 def dt_rank_for(d_model: int) -> int:
@@ -65,72 +65,37 @@ class SelectiveScanParams(nn.Module):
         self.A_logs._no_weight_decay = True
         self.Ds._no_weight_decay = True
 
-    def scan_sequences(self, xs: Tensor) -> Tensor:
-        """(batch, K, d_inner, L) sequences -> (batch, K, d_inner, L) scan outputs in float32.
-
-        Direction k uses its own Δ/B/C projection, A, D and Δ bias (one scan group per direction).
-        """
-        _, K, D, _ = xs.shape
-        if K != self.num_directions or D != self.d_inner:
-            raise ValueError(
-                f"expected sequences of shape (batch, {self.num_directions}, {self.d_inner}, L), "
-                f"got {tuple(xs.shape)}"
-            )
-        return _scan_directions(
-            xs, self.x_proj_weight, self.dt_projs_weight, self.dt_projs_bias, self.A_logs, self.Ds
-        )
+    def scan_map(self, x: Tensor, mode: str) -> Tensor:
+        """(batch, H, W, C) channel-last map -> (batch, H, W, C) in float32: the cross-scan
+        routes of ``mode``, route k scanned with this module's direction-k parameters, merged
+        back (:func:`~vmamba_zoo.ops.cross_selective_scan`)."""
+        return _cross_selective_scan([self], x, mode)
 
 
-def _per_sample(weight: Tensor, batch: int, dtype: torch.dtype) -> Tensor:
-    """(K, out, in) per-direction weights repeated for every sample: (batch * K, out, in)."""
-    K, rows, cols = weight.shape
-    return weight.to(dtype).unsqueeze(0).expand(batch, K, rows, cols).reshape(batch * K, rows, cols)
+def _cross_selective_scan(modules: Sequence[SelectiveScanParams], x: Tensor, mode: str) -> Tensor:
+    """cross_selective_scan with the parameters of ``modules`` concatenated direction-wise."""
+    def cat(name: str) -> Tensor:
+        tensors = [getattr(m, name) for m in modules]
+        return tensors[0] if len(tensors) == 1 else torch.cat(tensors)
 
-
-def _scan_directions(
-    xs: Tensor, x_proj_weight: Tensor, dt_projs_weight: Tensor, dt_projs_bias: Tensor, A_logs: Tensor, Ds: Tensor
-) -> Tensor:
-    """The computation of :meth:`SelectiveScanParams.scan_sequences` on explicit parameters."""
-    batch, K, D, L = xs.shape
-    R, N = dt_projs_weight.shape[2], A_logs.shape[1]
-    # Per-direction projections as one bmm over (batch * K): unlike einsum (which copies xs
-    # twice into a K-major layout, measured 2-3x slower on CPU) it reads xs in place, and
-    # fvcore counts bmm exactly.
-    x_dbl = torch.bmm(_per_sample(x_proj_weight, batch, xs.dtype), xs.reshape(batch * K, D, L))
-    dts = torch.bmm(_per_sample(dt_projs_weight, batch, xs.dtype), x_dbl[:, :R])
-    B, C = x_dbl[:, R:].view(batch, K, 2 * N, L).split([N, N], dim=2)
-    ys = selective_scan(
-        xs.reshape(batch, K * D, L),
-        dts.view(batch, K * D, L),
-        -torch.exp(A_logs.float()),
-        B,
-        C,
-        Ds.float(),
-        dt_projs_bias.float().reshape(-1),
+    return cross_selective_scan(
+        x,
+        cat("x_proj_weight"),
+        cat("dt_projs_weight"),
+        cat("dt_projs_bias"),
+        -torch.exp(cat("A_logs").float()),
+        cat("Ds").float(),
+        mode,
         delta_softplus=True,
     )
-    return ys.view(batch, K, D, L)
 
 
-def scan_stacked(modules: Sequence[SelectiveScanParams], xs: Tensor) -> Tensor:
-    """``scan_sequences`` of several modules as ONE grouped scan (GroupMamba's per-group SS2Ds).
-
-    ``xs`` is (batch, sum of the modules' K, d_inner, L): module m owns the directions that
-    follow module m-1's. The modules' parameters are concatenated in that order, so every
-    direction computes exactly what its own module's ``scan_sequences`` would.
-    """
+def scan_stacked(modules: Sequence[SelectiveScanParams], x: Tensor, mode: str) -> Tensor:
+    """:meth:`SelectiveScanParams.scan_map` of several modules as ONE grouped op (GroupMamba's
+    per-group SS2Ds): module m owns the directions that follow module m-1's, so with a grouped
+    ``mode`` every channel group computes exactly what its own module's scan would."""
     first = modules[0]
     shape = (first.d_inner, first.dt_rank, first.d_state)
     if any((m.d_inner, m.dt_rank, m.d_state) != shape for m in modules):
         raise ValueError("scan_stacked needs modules with equal d_inner, dt_rank and d_state")
-    K = sum(m.num_directions for m in modules)
-    if xs.dim() != 4 or xs.shape[1] != K or xs.shape[2] != first.d_inner:
-        raise ValueError(f"expected sequences of shape (batch, {K}, {first.d_inner}, L), got {tuple(xs.shape)}")
-    return _scan_directions(
-        xs,
-        torch.cat([m.x_proj_weight for m in modules]),
-        torch.cat([m.dt_projs_weight for m in modules]),
-        torch.cat([m.dt_projs_bias for m in modules]),
-        torch.cat([m.A_logs for m in modules]),
-        torch.cat([m.Ds for m in modules]),
-    )
+    return _cross_selective_scan(modules, x, mode)

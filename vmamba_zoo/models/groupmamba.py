@@ -50,7 +50,6 @@ from timm.models import checkpoint_seq, generate_default_cfgs, register_model
 from timm.models._features import feature_take_indices
 from torch import Tensor, nn
 
-from ..ops import cross_merge, cross_scan
 from ._base import StagedModelMixin
 from ._checkpoint import build_model, load_pretrained_checkpoint
 from ._ssm import SelectiveScanParams, dt_rank_for, scan_stacked
@@ -144,12 +143,13 @@ class GroupMambaLayer(nn.Module):
         w_in = torch.stack([g.in_proj.weight for g in groups]).transpose(1, 2)  # (G, d, 2d)
         xz = torch.bmm(x.reshape(tokens, G, d).transpose(0, 1), w_in)  # (G, tokens, 2d)
         xs, z = xz.split(d, dim=2)
-        xs = xs.reshape(G, batch, H, W, d).permute(1, 0, 4, 2, 3).reshape(batch, G * d, H, W)
+        # channel-last (batch, H, W, G * d) map; the depthwise conv reads it as an NCHW view
+        xs = xs.reshape(G, batch, H, W, d).permute(1, 2, 3, 0, 4).reshape(batch, H, W, G * d)
         conv_weight = torch.cat([g.conv2d.weight for g in groups])
         conv_bias = torch.cat([g.conv2d.bias for g in groups])
-        xs = F.silu(F.conv2d(xs, conv_weight, conv_bias, padding=1, groups=G * d))
-        ys = scan_stacked(groups, cross_scan(xs, "cross2d_grouped"))  # (batch, G, d, L) float32
-        y = cross_merge(ys, H, W, "cross2d_grouped").transpose(1, 2).reshape(tokens, G * d)
+        xs = F.silu(F.conv2d(xs.permute(0, 3, 1, 2), conv_weight, conv_bias, padding=1, groups=G * d))
+        y = scan_stacked(groups, xs.permute(0, 2, 3, 1), "cross2d_grouped")  # float32
+        y = y.reshape(tokens, G * d)
         # each group's out_norm (LayerNorm over its d channels) is a group norm of G groups
         y = F.group_norm(
             y, G,

@@ -43,7 +43,6 @@ from timm.layers import ClassifierHead, DropPath, Mlp, trunc_normal_
 from timm.models import checkpoint_seq, generate_default_cfgs, register_model
 from torch import Tensor, nn
 
-from ..ops import cross_merge, cross_scan
 from ._base import StagedModelMixin
 from ._checkpoint import build_model, load_pretrained_checkpoint
 from ._ssm import SelectiveScanParams, dt_rank_for
@@ -118,14 +117,11 @@ class SS2D(SelectiveScanParams):
 
     def forward(self, x: Tensor) -> Tensor:
         """(batch, H, W, C) -> (batch, H, W, C)."""
-        batch, H, W, _ = x.shape
         x = self.in_proj(x)
         if self.gated:
             x, z = x.chunk(2, dim=-1)
-        x = self.act(self.conv2d(_as_nchw(x)))
-        ys = self.scan_sequences(cross_scan(x, self.scan_mode))
-        y = cross_merge(ys, H, W, self.scan_mode)  # (batch, d_inner, H*W), float32
-        y = self.out_norm(y.transpose(1, 2)).reshape(batch, H, W, -1)
+        x = _as_nhwc(self.act(self.conv2d(_as_nchw(x))))
+        y = self.out_norm(self.scan_map(x, self.scan_mode))  # float32
         if self.gated:
             y = y * self.act(z)
         return self.out_proj(y.to(x.dtype))

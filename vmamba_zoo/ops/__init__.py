@@ -1,11 +1,13 @@
 """The shared op library: selective scan (and its all-hidden-states variant) and cross-scan /
 cross-merge, each with ``"torch"``, ``"cpu"``, ``"triton"`` and ``"cuda"`` backends behind one
-custom op. ``backend="auto"`` (the default) picks the fastest backend available for the tensors'
-device; ``VMAMBA_ZOO_BACKEND`` overrides it; an unavailable backend is an error."""
+custom op, and the cross selective scan of SS2D blocks (their chain, fused on the CPU).
+``backend="auto"`` (the default) picks the fastest backend available for the tensors' device;
+``VMAMBA_ZOO_BACKEND`` overrides it; an unavailable backend is an error."""
 
 from ._backends import BACKENDS, available_backends
 from .cross_scan import MODES as CROSS_SCAN_MODES
 from .cross_scan import cross_merge, cross_scan
+from .cross_selective_scan import cross_selective_scan
 from .selective_scan import selective_scan, selective_scan_states
 
 __all__ = [
@@ -14,6 +16,7 @@ __all__ = [
     "available_backends",
     "cross_merge",
     "cross_scan",
+    "cross_selective_scan",
     "selective_scan",
     "selective_scan_states",
 ]

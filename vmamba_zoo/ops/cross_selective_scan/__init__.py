@@ -1,0 +1,174 @@
+"""Cross selective scan: the scan core of every SS2D-style block as one op.
+
+On a channel-last map ``x`` (batch, H, W, C) it computes, for the K routes of a cross-scan
+``mode`` (direction k owns row k of every parameter table)::
+
+    xs    = cross_scan(x, mode)                           # (batch, K, Dk, L)
+    x_dbl = x_proj_weight[k] @ xs[:, k]                   # (R + 2N, L): Δ's low-rank input, B, C
+    delta = dt_projs_weight[k] @ x_dbl[:R]                # (Dk, L)
+    ys    = selective_scan(xs, delta, A, B, C, D, dt_projs_bias, delta_softplus)  # group k = route k
+    y     = cross_merge(ys, H, W, mode)                   # back to (batch, H, W, C), float32
+
+(Dk = C, or C / K for grouped modes.) When a gradient is needed it runs as exactly that chain
+of ops, each differentiated by its own backward. Without one (inference), the ``"cpu"`` backend
+runs a single fused kernel (``vmamba_zoo::cross_selective_scan``) that walks the routes over the
+map in place: no K-fold copies of the map, its Δ or its outputs are written, and the gathers
+read whole channel vectors. The other backends run the chain. Both give the chain's numbers up to
+float rounding (the fused kernel adds the K routes in another order).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from .. import _backends
+from ..cross_scan import cross_merge, cross_scan
+from ..cross_scan.index_maps import scan_sources
+from ..cross_scan.modes import check_mode, geometry
+from ..selective_scan import selective_scan
+
+
+@torch.library.custom_op("vmamba_zoo::cross_selective_scan", mutates_args=())
+def _fused_op(
+    x: Tensor,
+    x_proj_weight: Tensor,
+    dt_projs_weight: Tensor,
+    dt_projs_bias: Tensor,
+    A: Tensor,
+    D: Tensor,
+    mode: str,
+    delta_softplus: bool,
+) -> Tensor:
+    from ... import _C
+
+    batch, H, W, C = x.shape
+    K, _, Dk = x_proj_weight.shape
+    grouped = geometry(mode, H, W).grouped
+    pixels = x.reshape(batch * H * W, C)
+    # x_dbl[k, pixel] = x_proj_weight[k] @ (the channels of route k at that pixel): one GEMM
+    # over all routes, or one per channel group; in the kernel's dtype even under autocast
+    with torch.autocast(x.device.type, enabled=False):
+        if grouped:
+            x_dbl = torch.bmm(pixels.view(-1, K, Dk).transpose(0, 1), x_proj_weight.transpose(1, 2))
+        else:
+            x_dbl = torch.mm(pixels, x_proj_weight.reshape(-1, C).t())
+            x_dbl = x_dbl.view(-1, K, x_proj_weight.shape[1]).transpose(0, 1)
+    y = _C.cross_selective_scan_fwd(
+        pixels.view(batch, H * W, C), x_dbl, scan_sources(mode, H, W, x.device), dt_projs_weight,
+        dt_projs_bias, A, D, grouped, delta_softplus,
+    )
+    return y.view(batch, H, W, C)
+
+
+@_fused_op.register_fake
+def _(x, x_proj_weight, dt_projs_weight, dt_projs_bias, A, D, mode, delta_softplus):
+    return torch.empty_like(x)
+
+
+def _chain(
+    x: Tensor,
+    x_proj_weight: Tensor,
+    dt_projs_weight: Tensor,
+    dt_projs_bias: Tensor,
+    A: Tensor,
+    D: Tensor,
+    mode: str,
+    delta_softplus: bool,
+    backend: str,
+) -> Tensor:
+    """The op as its chain of differentiable ops (see the module docstring)."""
+    batch, H, W, _ = x.shape
+    K, rows, Dk = x_proj_weight.shape
+    R, N = dt_projs_weight.shape[2], A.shape[1]
+    xs = cross_scan(x.permute(0, 3, 1, 2), mode, backend=backend)
+    L = xs.shape[-1]
+    # per-route projections as one bmm over (batch * K): it reads xs in place (einsum would copy
+    # it into a K-major layout, measured 2-3x slower on CPU) and fvcore counts bmm exactly
+    x_dbl = torch.bmm(_per_sample(x_proj_weight, batch, xs.dtype), xs.reshape(batch * K, Dk, L))
+    delta = torch.bmm(_per_sample(dt_projs_weight, batch, xs.dtype), x_dbl[:, :R])
+    B, C = x_dbl[:, R:].view(batch, K, 2 * N, L).split([N, N], dim=2)
+    ys = selective_scan(
+        xs.reshape(batch, K * Dk, L), delta.view(batch, K * Dk, L), A, B, C, D, dt_projs_bias.reshape(-1),
+        delta_softplus=delta_softplus, backend=backend,
+    )
+    y = cross_merge(ys.view(batch, K, Dk, L), H, W, mode, backend=backend)  # (batch, C, H*W)
+    return y.transpose(1, 2).reshape(batch, H, W, -1)
+
+
+def _per_sample(weight: Tensor, batch: int, dtype: torch.dtype) -> Tensor:
+    """(K, out, in) per-route weights repeated for every sample: (batch * K, out, in)."""
+    K, rows, cols = weight.shape
+    return weight.to(dtype).unsqueeze(0).expand(batch, K, rows, cols).reshape(batch * K, rows, cols)
+
+
+def _check_inputs(
+    x: Tensor, x_proj_weight: Tensor, dt_projs_weight: Tensor, dt_projs_bias: Tensor, A: Tensor, D: Tensor, mode: str
+) -> None:
+    check_mode(mode)
+    named = {"x": x, "x_proj_weight": x_proj_weight, "dt_projs_weight": dt_projs_weight,
+             "dt_projs_bias": dt_projs_bias, "A": A, "D": D}
+    for name, t in named.items():
+        if not isinstance(t, Tensor):
+            raise ValueError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
+        if not t.dtype.is_floating_point:
+            raise ValueError(f"{name} must be a floating-point tensor, got dtype {t.dtype}")
+    if x.dim() != 4 or min(x.shape) == 0:
+        raise ValueError(f"x must be a non-empty channel-last map (batch, H, W, C), got shape {tuple(x.shape)}")
+    batch, H, W, C = x.shape
+    geo = geometry(mode, H, W)
+    if x_proj_weight.dim() != 3 or x_proj_weight.shape[0] != geo.K:
+        raise ValueError(
+            f"x_proj_weight must be (K={geo.K}, R + 2N, Dk) for mode {mode!r}, got {tuple(x_proj_weight.shape)}"
+        )
+    Dk = C // geo.K if geo.grouped else C
+    if (geo.grouped and C % geo.K) or x_proj_weight.shape[2] != Dk:
+        raise ValueError(
+            f"x has {C} channels; mode {mode!r} needs x_proj_weight's last dim to be "
+            f"{'C / K' if geo.grouped else 'C'}, got {tuple(x_proj_weight.shape)}"
+        )
+    if A.dim() != 2 or A.shape[0] != geo.K * Dk or A.shape[1] == 0:
+        raise ValueError(f"A must be (K * Dk = {geo.K * Dk}, N), got {tuple(A.shape)}")
+    N = A.shape[1]
+    R = x_proj_weight.shape[1] - 2 * N
+    if R <= 0:
+        raise ValueError(f"x_proj_weight has {x_proj_weight.shape[1]} rows, fewer than R + 2N with N = {N}")
+    if tuple(dt_projs_weight.shape) != (geo.K, Dk, R):
+        raise ValueError(f"dt_projs_weight must be (K, Dk, R) = {(geo.K, Dk, R)}, got {tuple(dt_projs_weight.shape)}")
+    for name, t in (("dt_projs_bias", dt_projs_bias), ("D", D)):
+        if t.numel() != geo.K * Dk:
+            raise ValueError(f"{name} must have K * Dk = {geo.K * Dk} elements, got shape {tuple(t.shape)}")
+    devices = {t.device for t in named.values()}
+    if len(devices) > 1:
+        raise ValueError(f"all inputs must be on one device, got {sorted(str(d) for d in devices)}")
+
+
+def cross_selective_scan(
+    x: Tensor,
+    x_proj_weight: Tensor,
+    dt_projs_weight: Tensor,
+    dt_projs_bias: Tensor,
+    A: Tensor,
+    D: Tensor,
+    mode: str = "cross2d",
+    delta_softplus: bool = True,
+    backend: str = "auto",
+) -> Tensor:
+    """SS2D's scan core on a channel-last map; see the module docstring for the math.
+
+    Shapes: ``x`` (batch, H, W, C); ``x_proj_weight`` (K, R + 2N, Dk); ``dt_projs_weight``
+    (K, Dk, R); ``dt_projs_bias`` and ``D`` K * Dk elements; ``A`` (K * Dk, N). Returns y
+    (batch, H, W, C) in float32 (float64 for float64 inputs).
+    """
+    _check_inputs(x, x_proj_weight, dt_projs_weight, dt_projs_bias, A, D, mode)
+    backend = _backends.resolve(backend, x.device)
+    params = (x_proj_weight, dt_projs_weight, dt_projs_bias, A, D)
+    needs_grad = torch.is_grad_enabled() and any(t.requires_grad for t in (x, *params))
+    if backend != "cpu" or needs_grad:
+        return _chain(x, *params, mode, bool(delta_softplus), backend)
+    dtype = torch.float64 if any(t.dtype == torch.float64 for t in (x, *params)) else torch.float32
+    x, *params = (t.to(dtype).contiguous() for t in (x, *params))
+    return _fused_op(x, *params, mode, bool(delta_softplus))
+
+
+__all__ = ["cross_selective_scan"]
