@@ -65,6 +65,23 @@ def test_record_has_the_api_keys_and_consistent_values():
     assert record["train_peak_memory_mb"] > record["peak_memory_mb"]
 
 
+def test_heap_malloc_is_applied_and_reported():
+    import ctypes
+
+    from vmamba_zoo import cpu_allocator
+
+    settings = benchmark.Settings(metrics=("params",), **FAST)
+    assert settings.heap_malloc  # the default, for ours and the baselines alike
+    record = benchmark.benchmark_model("test_vit", settings)
+    try:
+        ctypes.CDLL("libc.so.6").mallopt
+    except (OSError, AttributeError):
+        pytest.skip("not glibc: mallopt is unavailable and nothing is changed")
+    assert cpu_allocator.large_blocks_in_heap()
+    assert record["malloc"] == "large blocks in heap"
+    assert "malloc: large blocks in heap" in benchmark.settings_line([record])
+
+
 def test_flops_count_attention_matmuls_and_restore_fused_attention():
     model = benchmark.create_model("test_vit", 64)
     fused = [m for m in model.modules() if getattr(m, "fused_attn", False)]

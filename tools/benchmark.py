@@ -37,6 +37,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="float32, or bfloat16 autocast (bf16)")
     parser.add_argument("--channels-last", action="store_true")
     parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (default 2)")
+    parser.add_argument("--default-malloc", action="store_true",
+                        help="leave glibc malloc as it is (default: keep large blocks in the heap "
+                             "for every model of the run, see vmamba_zoo/cpu_allocator.py)")
     parser.add_argument("--metrics", default=",".join(benchmark.DEFAULT_METRICS),
                         help=f"comma list of {', '.join(benchmark.METRICS)}, or all")
     parser.add_argument("--warmup", type=int, default=3, help="warm-up steps before timing")
@@ -64,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = benchmark.Settings(
             batch_size=args.batch_size, img_size=args.img_size, device=args.device,
             dtype=args.dtype, channels_last=args.channels_last, threads=args.threads,
+            heap_malloc=not args.default_malloc,
             metrics=metrics, warmup=args.warmup, repeats=args.repeats,
             min_repeat_time=args.min_repeat_time,
         )

@@ -45,7 +45,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import vmamba_zoo  # noqa: F401  (registers our models with timm before any create_model)
-from vmamba_zoo import published
+from vmamba_zoo import cpu_allocator, published
 from vmamba_zoo.flops import count_flops
 
 METRICS = ("params", "flops", "throughput", "latency", "memory", "train")
@@ -62,7 +62,7 @@ RECORD_KEYS = (
 EXTRA_KEYS = (
     "throughput_min", "throughput_max", "latency_ms_min", "latency_ms_max", "train_throughput",
     "train_throughput_min", "train_throughput_max", "train_peak_memory_mb", "channels_last",
-    "threads", "scan_backend", "machine", "torch", "timm", "date", "error",
+    "threads", "scan_backend", "malloc", "machine", "torch", "timm", "date", "error",
 )
 
 # timm's reference models, grouped by the size class they are compared with.
@@ -88,6 +88,9 @@ class Settings:
     dtype: str = "float32"
     channels_last: bool = False
     threads: int | None = 2
+    # glibc malloc keeps large blocks in its heap (see vmamba_zoo.cpu_allocator); process-wide,
+    # so it applies to every model of the run alike
+    heap_malloc: bool = True
     metrics: tuple[str, ...] = DEFAULT_METRICS
     warmup: int = 3
     repeats: int = 5
@@ -311,12 +314,15 @@ def benchmark_model(
     whose ``error`` says why, with the unmeasured values None."""
     if settings.threads is not None:
         torch.set_num_threads(settings.threads)
+    if settings.heap_malloc:
+        cpu_allocator.keep_large_blocks_in_heap()
     record = dict.fromkeys(RECORD_KEYS + EXTRA_KEYS)
     device = torch.device(settings.device)
     record.update(
         model=name, batch_size=settings.batch_size, img_size=settings.img_size,
         device=str(device), dtype=settings.dtype_name, channels_last=settings.channels_last,
         threads=torch.get_num_threads(), scan_backend=scan_backend(settings.device),
+        malloc="large blocks in heap" if cpu_allocator.large_blocks_in_heap() else "default",
         machine=machine_description(settings.device), torch=torch.__version__,
         timm=timm.__version__, date=datetime.datetime.now(datetime.timezone.utc).date().isoformat(),
     )
@@ -476,7 +482,8 @@ def settings_line(records: Sequence[dict]) -> str:
     layout = ", channels-last" if r.get("channels_last") else ""
     return (
         f"batch {r['batch_size']}, {r['img_size']}x{r['img_size']}, {r['device']}, {r['dtype']}"
-        f"{layout}, {r['threads']} threads, scan backend {r['scan_backend']}; {r['machine']}"
+        f"{layout}, {r['threads']} threads, scan backend {r['scan_backend']}, "
+        f"malloc: {r.get('malloc') or 'default'}; {r['machine']}"
     )
 
 

@@ -95,8 +95,9 @@ void scan_direction(const CrossScanArgs<T>& p, int64_t b, int64_t k, int64_t cx,
   const int64_t N = kState > 0 ? kState : p.state;
   StateVectors<T, kState> s(N);
   for (int64_t r = 0; r < R; ++r) dt_w[r] = gather_param(p.dt_weight, cp, lanes, R, r);
+  constexpr T kLog2e = static_cast<T>(1.4426950408889634);
   for (int64_t n = 0; n < N; ++n) {
-    s.A[n] = gather_param(p.A, cp, lanes, N, n);
+    s.A[n] = gather_param(p.A, cp, lanes, N, n) * kLog2e;  // decays are 2^(Δ·A·log2 e)
     s.h[n] = Vec<T>{};
   }
   const Vec<T> bias = gather_param(p.dt_bias, cp, lanes, 1, 0);
@@ -112,7 +113,7 @@ void scan_direction(const CrossScanArgs<T>& p, int64_t b, int64_t k, int64_t cx,
       // padding: u = 0 and a zero projection, but the state still decays by exp(Δ(bias) A)
       Vec<T> dt = raw, unused;
       if (p.softplus) simd::softplus<T, false>(raw, dt, unused);
-      for (int64_t n = 0; n < N; ++n) s.h[n] = simd::exp<T>(dt * s.A[n]) * s.h[n];
+      for (int64_t n = 0; n < N; ++n) s.h[n] = simd::exp2<T>(dt * s.A[n]) * s.h[n];
       continue;
     }
     const T* dbl = dbl_img + pix * p.dbl_pix_stride;
@@ -125,7 +126,7 @@ void scan_direction(const CrossScanArgs<T>& p, int64_t b, int64_t k, int64_t cx,
     const T* Cl = Bl + N;
     Vec<T> out = D * u;
     for (int64_t n = 0; n < N; ++n) {
-      s.h[n] = simd::exp<T>(dt * s.A[n]) * s.h[n] + dtu * Bl[n];
+      s.h[n] = simd::exp2<T>(dt * s.A[n]) * s.h[n] + dtu * Bl[n];
       out += s.h[n] * Cl[n];
     }
     add_lanes(y_img + pix * p.channels, out, lanes);

