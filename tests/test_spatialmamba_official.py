@@ -208,12 +208,14 @@ def test_state_fusion_train_eval_and_official(official):
         train_out = ours.train()(h)
         eval_out = ours.eval()(h)
         torch.testing.assert_close(eval_out, train_out, rtol=1e-5, atol=1e-5)
-        torch.testing.assert_close(train_out, theirs.train()(h), rtol=1e-6, atol=1e-6)
-        torch.testing.assert_close(eval_out, theirs.eval()(h), rtol=1e-6, atol=1e-6)
+        # ours scales the kernels by alpha before convolving (one op for both modes): float rounding
+        torch.testing.assert_close(train_out, theirs.train()(h), rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(eval_out, theirs.eval()(h), rtol=1e-5, atol=1e-5)
 
 
 def test_state_fusion_eval_kernel_follows_new_weights():
-    """The merged eval kernel is rebuilt on every call (the original caches it forever)."""
+    """The eval path uses the current weights on every call (the original caches its merged
+    kernel at the first eval forward, forever)."""
     torch.manual_seed(0)
     fusion = StateFusion(4).eval()
     h = torch.randn(1, 4, 8, 8)

@@ -49,6 +49,17 @@ def cross_selective_scan_flop_jit(inputs, outputs) -> int:
     return projections + 9 * batch * length * channels * state + batch * channels * length
 
 
+def state_fusion_flop_jit(inputs, outputs) -> int:
+    """fvcore handle of ``vmamba_zoo::state_fusion``: the merged (2·max(d) + 1)² depthwise
+    convolution it equals (the original's eval path), B·C·H·W·(2·max(d) + 1)²."""
+    batch, channels, H, W = _shape(inputs[0])
+    dilations = inputs[2].toIValue()
+    if dilations is None:  # traced as a prim::ListConstruct of constants
+        dilations = [value.toIValue() for value in inputs[2].node().inputs()]
+    size = 2 * max(dilations) + 1
+    return batch * channels * H * W * size * size
+
+
 # Element-wise ops the papers' counters leave at zero; listing them silences fvcore's warnings.
 _ZERO_COST_OPS = (
     "aten::silu", "aten::neg", "aten::exp", "aten::flip", "aten::gelu", "aten::sigmoid",
@@ -66,6 +77,7 @@ OP_HANDLES = {
     "vmamba_zoo::cross_scan": None,
     "vmamba_zoo::cross_merge": None,
     "vmamba_zoo::cross_selective_scan": cross_selective_scan_flop_jit,
+    "vmamba_zoo::state_fusion": state_fusion_flop_jit,
     **{op: None for op in _ZERO_COST_OPS},
 }
 

@@ -5,7 +5,7 @@
 #include "ops.h"
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
-  m.doc() = "vmamba_zoo CPU kernels: selective scan, cross-scan/merge and the fused cross selective scan (OpenMP + SIMD)";
+  m.doc() = "vmamba_zoo CPU kernels: selective scan, cross-scan/merge, the fused cross selective scan and state fusion (OpenMP + SIMD)";
   using namespace pybind11::literals;
   m.def("selective_scan_fwd", &vmamba_zoo::selective_scan_fwd, "u"_a, "delta"_a, "A"_a, "B"_a, "C"_a, "D"_a,
         "delta_bias"_a, "softplus"_a);
@@ -19,4 +19,5 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("cross_merge", &vmamba_zoo::cross_merge, "ys"_a, "H"_a, "W"_a, "mode"_a);
   m.def("cross_selective_scan_fwd", &vmamba_zoo::cross_selective_scan_fwd, "x"_a, "x_dbl"_a, "route"_a,
         "dt_weight"_a, "dt_bias"_a, "A"_a, "D"_a, "grouped"_a, "softplus"_a);
+  m.def("state_fusion_fwd", &vmamba_zoo::state_fusion_fwd, "h"_a, "weight"_a, "dilations"_a);
 }

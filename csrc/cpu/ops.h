@@ -37,4 +37,7 @@ at::Tensor cross_selective_scan_fwd(const at::Tensor& x, const at::Tensor& x_dbl
                                     const at::Tensor& dt_weight, const at::Tensor& dt_bias, const at::Tensor& A,
                                     const at::Tensor& D, bool grouped, bool softplus);
 
+// Spatial-Mamba's structure-aware state fusion (inference): see vmamba_zoo/ops/state_fusion.
+at::Tensor state_fusion_fwd(const at::Tensor& h, const at::Tensor& weight, const std::vector<int64_t>& dilations);
+
 }  // namespace vmamba_zoo

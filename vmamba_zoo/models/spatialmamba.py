@@ -14,11 +14,12 @@ dilated (1, 3, 5) depthwise 3x3 convolutions on replicate-padded maps (:class:`S
 only then applies the observation equation y = C·ĥ + D·u.
 
 Train vs eval fusion: in train mode the fusion is the three dilated convolutions weighted by
-``alpha`` (what the paper's FLOP count sees: 27 MACs per state); in eval mode, as in the original,
-the three kernels are merged into one 11x11 depthwise kernel (one conv, faster on CPU too). The
-merged kernel is rebuilt on every call (the original caches it at the first eval forward and never
-refreshes it, even after new weights are loaded); both paths give the same numbers up to float
-rounding and both are differentiable.
+``alpha`` (what the paper's FLOP count sees: 27 MACs per state); in eval mode the original merges
+the three kernels into one 11x11 depthwise kernel (cached at the first eval forward and never
+refreshed, even after new weights are loaded). Ours runs the ``state_fusion`` op on the current
+parameters: the same sum, a fused 27-tap CPU kernel for inference, counted by fvcore as the
+merged 11x11 kernel. Both paths give the same numbers up to float rounding and both are
+differentiable.
 
 FLOPs: the paper counts the model in train mode (``count_flops(model, train_mode=True)``:
 BatchNorm 5 per element, fusion 27 MACs per state) - the numbers in ``default_cfgs`` notes and the
@@ -46,7 +47,7 @@ from timm.layers import ClassifierHead, DropPath, Mlp, trunc_normal_
 from timm.models import checkpoint_seq, generate_default_cfgs, register_model
 from torch import Tensor, nn
 
-from ..ops import selective_scan_states
+from ..ops import selective_scan_states, state_fusion
 from ._base import StagedModelMixin
 from ._checkpoint import build_model, load_pretrained_checkpoint
 from ._ssm import _dt_bias, dt_rank_for
@@ -135,8 +136,9 @@ class Downsample(nn.Module):
 class StateFusion(nn.Module):
     """Structure-aware state fusion: ĥ = Σ_i α_i · dwconv3x3_dilation(d_i)(replicate_pad(h)).
 
-    Train mode runs the three dilated convolutions; eval mode one conv with the equivalent 11x11
-    kernel, rebuilt from the current parameters on every call (see the module docstring).
+    Train mode runs the three dilated convolutions (what the paper's FLOP count sees); eval mode
+    the :func:`~vmamba_zoo.ops.state_fusion` op (the same sum; one fused CPU kernel for inference,
+    counted as the original's merged 11x11 kernel).
     """
 
     def __init__(self, dim: int) -> None:
@@ -150,26 +152,12 @@ class StateFusion(nn.Module):
     def _kernels(self) -> tuple[Tensor, Tensor, Tensor]:
         return self.kernel_3, self.kernel_3_1, self.kernel_3_2
 
-    def merged_kernel(self) -> Tensor:
-        """The (dim, 1, 11, 11) kernel equal to the three weighted dilated kernels."""
-        merged = self.kernel_3.new_zeros(self.dim, 1, _FUSION_SIZE, _FUSION_SIZE)
-        centre = _FUSION_SIZE // 2
-        for alpha, kernel, dilation in zip(self.alpha, self._kernels(), _FUSION_DILATIONS):
-            taps = slice(centre - dilation, centre + dilation + 1, dilation)
-            merged[:, :, taps, taps] += alpha * kernel
-        return merged
-
     def forward(self, h: Tensor) -> Tensor:
         """(batch, dim, H, W) states -> fused states, same shape."""
-        if self.training:
-            out = None
-            for alpha, kernel, dilation in zip(self.alpha, self._kernels(), _FUSION_DILATIONS):
-                padded = F.pad(h, (dilation,) * 4, mode="replicate")
-                term = alpha * F.conv2d(padded, kernel.to(h.dtype), dilation=dilation, groups=self.dim)
-                out = term if out is None else out + term
-            return out
-        padded = F.pad(h, (_FUSION_SIZE // 2,) * 4, mode="replicate")
-        return F.conv2d(padded, self.merged_kernel().to(h.dtype), groups=self.dim)
+        weight = torch.stack([alpha * kernel.squeeze(1) for alpha, kernel in zip(self.alpha, self._kernels())])
+        # train mode always runs the convolutions (what the paper's FLOP count sees, also under
+        # no_grad); eval mode lets the op pick its fused inference kernel
+        return state_fusion(h, weight, _FUSION_DILATIONS, backend="torch" if self.training else "auto")
 
 
 class StructureAwareSSM(nn.Module):
