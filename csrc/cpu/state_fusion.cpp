@@ -4,9 +4,7 @@
 //
 // oneDNN runs this as one 11x11 depthwise convolution (the merged kernel, 121 taps of which 27
 // are non-zero) on a padded copy; here only the 27 taps are computed. A task is one channel
-// plane: its rows are copied once into a buffer padded left and right by replication, vertical
-// replication is a clamped row index, and every tap is then a contiguous, vectorised
-// multiply-add over a row.
+// plane, copied once into an L1-sized buffer padded by replication on all sides.
 #include "ops.h"
 #include "parallel.h"
 
@@ -21,28 +19,32 @@ void fuse_plane(const T* src, const T* weight, const std::vector<int64_t>& dilat
                 int64_t channels, int64_t H, int64_t W, T* dst) {
   const int64_t pad = *std::max_element(dilations.begin(), dilations.end());
   const int64_t stride = W + 2 * pad;
-  thread_local std::vector<T> rows;
-  rows.resize(H * stride);
-  for (int64_t i = 0; i < H; ++i) {
-    T* row = rows.data() + i * stride;
-    std::fill(row, row + pad, src[i * W]);
-    std::copy(src + i * W, src + (i + 1) * W, row + pad);
-    std::fill(row + pad + W, row + stride, src[i * W + W - 1]);
+  // the plane replicate-padded on all sides, then every output over the padded row width:
+  // each tap row is one contiguous multiply-add over H * stride elements (vectorised even for
+  // 7-wide maps); the columns outside the map are computed and dropped
+  thread_local std::vector<T> padded, acc;
+  padded.resize((H + 2 * pad) * stride);
+  acc.assign(H * stride, T(0));
+  for (int64_t i = -pad; i < H + pad; ++i) {
+    const T* row = src + std::clamp<int64_t>(i, 0, H - 1) * W;
+    T* out = padded.data() + (i + pad) * stride;
+    std::fill(out, out + pad, row[0]);
+    std::copy(row, row + W, out + pad);
+    std::fill(out + pad + W, out + stride, row[W - 1]);
   }
-  for (int64_t i = 0; i < H; ++i) {
-    T* __restrict out = dst + i * W;
-    std::fill(out, out + W, T(0));
-    for (size_t t = 0; t < dilations.size(); ++t) {
-      const int64_t d = dilations[t];
-      const T* w = weight + (static_cast<int64_t>(t) * channels + channel) * 9;
-      for (int a = -1; a <= 1; ++a) {
-        const int64_t r = std::clamp<int64_t>(i + a * d, 0, H - 1);
-        const T* __restrict row = rows.data() + r * stride + pad;
-        const T w0 = w[(a + 1) * 3], w1 = w[(a + 1) * 3 + 1], w2 = w[(a + 1) * 3 + 2];
-        for (int64_t j = 0; j < W; ++j) out[j] += w0 * row[j - d] + w1 * row[j] + w2 * row[j + d];
-      }
+  const int64_t n = H * stride;
+  T* __restrict a = acc.data();
+  for (size_t t = 0; t < dilations.size(); ++t) {
+    const int64_t d = dilations[t];
+    const T* w = weight + (static_cast<int64_t>(t) * channels + channel) * 9;
+    for (int r = -1; r <= 1; ++r) {
+      // tap (r, c) of output (i, j) reads padded[i + pad + r d][j + pad + c d]
+      const T* __restrict row = padded.data() + (pad + r * d) * stride + pad;
+      const T w0 = w[(r + 1) * 3], w1 = w[(r + 1) * 3 + 1], w2 = w[(r + 1) * 3 + 2];
+      for (int64_t k = 0; k < n - 2 * pad; ++k) a[k] += w0 * row[k - d] + w1 * row[k] + w2 * row[k + d];
     }
   }
+  for (int64_t i = 0; i < H; ++i) std::copy(a + i * stride, a + i * stride + W, dst + i * W);
 }
 
 }  // namespace
