@@ -299,8 +299,14 @@ template <typename T, bool kGrad>
 inline void softplus(Vec<T> x, Vec<T>& value, Vec<T>& grad) {
   const auto above = x > static_cast<T>(20);
   if constexpr (sizeof(T) == 4) {
-    const Vec<T> t = exp2<T>(select<T>(x < 0, x, -x) * static_cast<T>(1.4426950408889634));
-    value = max(x, static_cast<T>(0)) + t * log1p_over_t(t);
+    // -|x| by setting the sign bit; a NaN x gives a NaN t and so a NaN value
+    IVec<T> bits;
+    std::memcpy(&bits, &x, sizeof(bits));
+    bits |= std::numeric_limits<typename VecTraits<T>::int_t>::min();
+    Vec<T> minus_abs;
+    std::memcpy(&minus_abs, &bits, sizeof(bits));
+    const Vec<T> t = exp2<T>(minus_abs * static_cast<T>(1.4426950408889634));
+    value = select<T>(above, x, max(x, static_cast<T>(0)) + t * log1p_over_t(t));
     if constexpr (kGrad) {
       const Vec<T> inv = static_cast<T>(1) / (t + static_cast<T>(1));
       grad = select<T>(above, broadcast<T>(1), select<T>(x < 0, t * inv, inv));
@@ -312,9 +318,9 @@ inline void softplus(Vec<T> x, Vec<T>& value, Vec<T>& grad) {
     // log1p(e) = log(u) corrected by the rounding error of u = 1 + e.
     value = log_ge1<T>(u) - ((u - static_cast<T>(1)) - e) * inv_u;
     if constexpr (kGrad) grad = select<T>(above, broadcast<T>(1), e * inv_u);
+    value = select<T>(above, x, value);
+    value = select<T>(x != x, x, value);
   }
-  value = select<T>(above, x, value);
-  value = select<T>(x != x, x, value);
 }
 
 // Sums over the lanes of kLanes consecutive vectors: result[i] = sum_j rows[i][j].
