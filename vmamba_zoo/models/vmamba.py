@@ -187,7 +187,9 @@ class ConvStem(nn.Module):
         self.norm2 = nn.LayerNorm(dim, eps=norm_eps)
 
     def forward(self, x: Tensor) -> Tensor:
-        x = self.act(_as_nchw(self.norm1(_as_nhwc(self.conv1(x)))))
+        # a channels-last image makes conv1's output NHWC memory: norm1 then needs no copy
+        x = self.conv1(x.contiguous(memory_format=torch.channels_last))
+        x = self.act(_as_nchw(self.norm1(_as_nhwc(x))))
         return self.norm2(_as_nhwc(self.conv2(x)))
 
 
