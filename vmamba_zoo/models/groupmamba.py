@@ -45,13 +45,14 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
-from timm.layers import DropPath, Mlp, trunc_normal_
+from timm.layers import DropPath, trunc_normal_
 from timm.models import checkpoint_seq, generate_default_cfgs, register_model
 from timm.models._features import feature_take_indices
 from torch import Tensor, nn
 
 from ._base import StagedModelMixin
 from ._checkpoint import build_model, load_pretrained_checkpoint
+from ._layers import Linear, Mlp
 from ._ssm import SelectiveScanParams, dt_rank_for, scan_stacked
 
 __all__ = ["GroupMamba", "GroupMambaLayer", "checkpoint_filter_fn"]
@@ -128,7 +129,7 @@ class GroupMambaLayer(nn.Module):
         self.mamba_g2 = GroupSS2D(group_dim)
         self.mamba_g3 = GroupSS2D(group_dim)
         self.mamba_g4 = GroupSS2D(group_dim)
-        self.proj = nn.Linear(dim, dim)
+        self.proj = Linear(dim, dim)
         self.skip_scale = nn.Parameter(torch.ones(1))
 
     def _groups(self) -> tuple[GroupSS2D, ...]:
@@ -186,10 +187,10 @@ class ConvFfn(nn.Module):
 
     def __init__(self, dim: int, hidden_dim: int) -> None:
         super().__init__()
-        self.fc1 = nn.Linear(dim, hidden_dim)
+        self.fc1 = Linear(dim, hidden_dim)
         self.dwconv = DepthwiseConv(hidden_dim)
         self.act = nn.GELU()
-        self.fc2 = nn.Linear(hidden_dim, dim)
+        self.fc2 = Linear(hidden_dim, dim)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.fc2(self.act(self.dwconv(self.fc1(x))))
@@ -248,7 +249,7 @@ class ClassBlock(nn.Module):
         self.norm1 = nn.LayerNorm(dim, eps=_BLOCK_EPS)
         self.norm2 = nn.LayerNorm(dim, eps=_BLOCK_EPS)
         self.attn = GroupMambaLayer(dim)
-        self.mlp = Mlp(dim, int(dim * mlp_ratio), act_layer=nn.GELU)
+        self.mlp = Mlp(dim, int(dim * mlp_ratio))
 
     def forward(self, x: Tensor) -> Tensor:
         x = x + self.norm1(self.attn(x))

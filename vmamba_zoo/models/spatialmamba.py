@@ -43,13 +43,14 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
-from timm.layers import ClassifierHead, DropPath, Mlp, trunc_normal_
+from timm.layers import ClassifierHead, DropPath, trunc_normal_
 from timm.models import checkpoint_seq, generate_default_cfgs, register_model
 from torch import Tensor, nn
 
 from ..ops import selective_scan_states, state_fusion
 from ._base import StagedModelMixin
 from ._checkpoint import build_model, load_pretrained_checkpoint
+from ._layers import Linear, Mlp
 from ._ssm import _dt_bias, dt_rank_for
 
 __all__ = ["SpatialMamba", "StructureAwareSSM", "StateFusion", "checkpoint_filter_fn"]
@@ -185,11 +186,11 @@ class StructureAwareSSM(nn.Module):
         self.Ds = nn.Parameter(torch.ones(D))
         self.A_logs._no_weight_decay = True
         self.Ds._no_weight_decay = True
-        self.in_proj = nn.Linear(dim, 2 * D, bias=False)
+        self.in_proj = Linear(dim, 2 * D, bias=False)
         self.conv2d = nn.Conv2d(D, D, 3, padding=1, groups=D)
         self.state_fusion = StateFusion(D)
         self.out_norm = nn.LayerNorm(D)
-        self.out_proj = nn.Linear(D, dim, bias=False)
+        self.out_proj = Linear(D, dim, bias=False)
 
     def forward(self, x: Tensor) -> Tensor:
         batch, H, W, _ = x.shape
@@ -222,7 +223,7 @@ class SpatialMambaBlock(nn.Module):
         self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
         self.cpe2 = nn.Conv2d(dim, dim, 3, padding=1, groups=dim)
         self.ln_2 = nn.LayerNorm(dim)
-        self.mlp = Mlp(dim, int(dim * mlp_ratio), act_layer=nn.GELU)
+        self.mlp = Mlp(dim, int(dim * mlp_ratio))
 
     def forward(self, x: Tensor) -> Tensor:
         x = x + self.cpe1(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)

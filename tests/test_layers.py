@@ -1,0 +1,44 @@
+"""The shared Linear / Mlp layers: same function, keys and FLOP counts as nn.Linear and timm's Mlp,
+whichever path (oneDNN for CPU float32 inference, F.linear otherwise) runs."""
+
+from __future__ import annotations
+
+import torch
+from timm.layers import Mlp as TimmMlp
+
+from vmamba_zoo import count_flops
+from vmamba_zoo.models._layers import Linear, Mlp
+
+
+def test_mlp_matches_timm_mlp_with_the_same_keys():
+    torch.manual_seed(0)
+    ours, timms = Mlp(24, 96), TimmMlp(24, 96, act_layer=torch.nn.GELU)
+    assert ours.state_dict().keys() == timms.state_dict().keys()
+    ours.load_state_dict(timms.state_dict())
+    x = torch.randn(2, 5, 7, 24)
+    with torch.no_grad():
+        torch.testing.assert_close(ours(x), timms(x), rtol=1e-5, atol=1e-5)
+    out = ours(x)  # gradient path: F.linear, differentiable
+    out.sum().backward()
+    assert ours.fc1.weight.grad is not None
+    torch.testing.assert_close(out, timms(x), rtol=1e-5, atol=1e-5)
+
+
+def test_linear_matches_and_keeps_autocast_dtype():
+    torch.manual_seed(0)
+    layer, reference = Linear(16, 8, bias=False), torch.nn.Linear(16, 8, bias=False)
+    reference.load_state_dict(layer.state_dict())
+    x = torch.randn(3, 16)
+    with torch.no_grad():
+        torch.testing.assert_close(layer(x), reference(x), rtol=1e-5, atol=1e-5)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            assert layer(x).dtype == torch.bfloat16
+    assert isinstance(layer, torch.nn.Linear)
+
+
+def test_traced_as_linear_so_flops_are_counted():
+    model = torch.nn.Sequential(Mlp(8, 32), Linear(8, 4))  # on (batch, 2, 3, 8) maps
+    with torch.no_grad():
+        kinds = [n.kind() for n in torch.jit.trace(model, (torch.randn(1, 2, 3, 8),)).inlined_graph.nodes()]
+    assert kinds.count("aten::linear") == 3
+    assert count_flops(model, (2, 3, 8)) == 2 * 3 * (8 * 32 + 32 * 8 + 8 * 4)

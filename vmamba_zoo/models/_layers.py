@@ -1,0 +1,76 @@
+"""Linear layers with a CPU inference fast path, shared by the families.
+
+oneDNN's linear primitive (``torch.ops.mkldnn._linear_pointwise``, the op torch.compile's CPU
+backend emits for linear layers) is faster here than the MKL ``addmm`` behind ``F.linear`` and
+can apply GELU to its output in the same pass: measured on this project's machine (2 threads,
+float32) 1.4x on VMamba-T's stage-1 fc2 (25088 x 384 -> 96) and 1.5x on fc1 followed by GELU.
+:class:`Linear` and :class:`Mlp` keep ``nn.Linear`` / timm ``Mlp`` parameters and state-dict
+keys and take that path only where it computes the same function: CPU, float32, no autocast and
+no gradient needed, outside JIT tracing and torch.compile. Everywhere else they are exactly
+``nn.Linear`` and timm's ``Mlp``.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+def _find_onednn_linear():
+    if not torch.backends.mkldnn.is_available():
+        return None
+    try:
+        return torch.ops.mkldnn._linear_pointwise
+    except (AttributeError, RuntimeError):
+        return None
+
+
+_ONEDNN_LINEAR = _find_onednn_linear()
+
+
+def _onednn_applies(x: Tensor, weight: Tensor) -> bool:
+    # First what decides under torch.compile / JIT tracing, so that nothing below (which may
+    # break a dynamo graph) runs there: the JIT tracer (fvcore's FLOP counts) cannot record the
+    # op's Scalar?[] argument, and inductor lowers it only for frozen weights (it fuses
+    # F.linear itself).
+    if torch.compiler.is_compiling() or torch.jit.is_tracing():
+        return False
+    return (
+        _ONEDNN_LINEAR is not None
+        and torch.backends.mkldnn.enabled
+        and x.device.type == "cpu"
+        and x.dtype == weight.dtype == torch.float32
+        and not torch.is_autocast_enabled("cpu")
+        and not (torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad))
+    )
+
+
+class Linear(nn.Linear):
+    """``nn.Linear`` that runs oneDNN's linear for CPU float32 inference (see the module docstring)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        if _onednn_applies(x, self.weight):
+            return _ONEDNN_LINEAR(x, self.weight, self.bias, "none", [], "")
+        return F.linear(x, self.weight, self.bias)
+
+
+class Mlp(nn.Module):
+    """timm's ``Mlp`` with its defaults (``fc1``, exact GELU, ``fc2``; the same keys) whose CPU
+    float32 inference computes fc1 and GELU in one oneDNN pass."""
+
+    def __init__(self, in_features: int, hidden_features: int) -> None:
+        super().__init__()
+        self.fc1 = Linear(in_features, hidden_features)
+        self.act = nn.GELU()
+        self.fc2 = Linear(hidden_features, in_features)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if _onednn_applies(x, self.fc1.weight):
+            x = _ONEDNN_LINEAR(x, self.fc1.weight, self.fc1.bias, "gelu", [], "none")
+        else:
+            x = self.act(self.fc1(x))
+        return self.fc2(x)
+
+
+__all__ = ["Linear", "Mlp"]
