@@ -7,7 +7,7 @@ import torch
 from timm.layers import Mlp as TimmMlp
 
 from vmamba_zoo import count_flops
-from vmamba_zoo.models._layers import Linear, Mlp
+from vmamba_zoo.models._layers import Linear, Mlp, conv2d_gelu
 
 
 def test_mlp_matches_timm_mlp_with_the_same_keys():
@@ -42,3 +42,12 @@ def test_traced_as_linear_so_flops_are_counted():
         kinds = [n.kind() for n in torch.jit.trace(model, (torch.randn(1, 2, 3, 8),)).inlined_graph.nodes()]
     assert kinds.count("aten::linear") == 3
     assert count_flops(model, (2, 3, 8)) == 2 * 3 * (8 * 32 + 32 * 8 + 8 * 4)
+
+
+def test_conv2d_gelu_matches_conv_then_gelu():
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(16, 16, 3, padding=1, groups=16)
+    x = torch.randn(2, 5, 6, 16).permute(0, 3, 1, 2)  # channels-last memory, as the models pass it
+    with torch.no_grad():
+        torch.testing.assert_close(conv2d_gelu(conv, x), torch.nn.functional.gelu(conv(x)), rtol=1e-5, atol=1e-5)
+    assert conv2d_gelu(conv, x).requires_grad  # the gradient path is the plain convolution

@@ -1,7 +1,8 @@
 """Time the ops of :mod:`vmamba_zoo.ops` on the CPU, per backend, at VMamba-T-shaped workloads.
 
 Rows: ``selective_scan`` (with D, delta_bias and softplus, as SS2D calls it),
-``selective_scan_states``, ``cross_scan`` and ``cross_merge`` (mode ``cross2d``) at the four
+``selective_scan_states``, ``cross_scan``, ``cross_merge`` (mode ``cross2d``) and
+``cross_selective_scan`` (an SS2D's whole scan core, channel-last input) at the four
 stages of VMamba-T s1l8 at 224x224 (K = 4 directions, d_inner = ssm_ratio * C_stage channels
 per direction, N = d_state = 1), plus the headline workload of the brief: stage-1 selective
 scan with 4 x 192 channels. Columns: forward and forward+backward, median milliseconds (wall
@@ -26,7 +27,14 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from vmamba_zoo.ops import available_backends, cross_merge, cross_scan, selective_scan, selective_scan_states
+from vmamba_zoo.ops import (
+    available_backends,
+    cross_merge,
+    cross_scan,
+    cross_selective_scan,
+    selective_scan,
+    selective_scan_states,
+)
 
 # VMamba-T s1l8 at 224x224: stage widths C0 * 2^i with C0 = 96, feature maps 56, 28, 14, 7.
 TINY_DIMS = (96, 192, 384, 768)
@@ -116,6 +124,24 @@ def fwd_and_fwdbwd(forward: Callable[[dict], torch.Tensor], inputs: dict, grad_n
     return median_ms(fwd, repeats, warmup), median_ms(fwd_bwd, repeats, warmup)
 
 
+def cross_selective_scan_inputs(batch: int, width: int, side: int) -> dict:
+    """An SS2D of ``width`` channels (d_state 1, Δ rank ceil(width / 16)) on a side x side map."""
+    gen = torch.Generator().manual_seed(0)
+    rank = -(-width // 16)
+    return {
+        "x": torch.randn(batch, side, side, width, generator=gen),
+        "x_proj_weight": torch.randn(DIRECTIONS, rank + 2, width, generator=gen) * width**-0.5,
+        "dt_projs_weight": torch.randn(DIRECTIONS, width, rank, generator=gen) * rank**-0.5,
+        "dt_projs_bias": torch.randn(DIRECTIONS, width, generator=gen) * 0.1 - 4.0,
+        "A": -torch.rand(DIRECTIONS * width, 1, generator=gen) - 0.5,
+        "D": torch.randn(DIRECTIONS * width, generator=gen),
+    }
+
+
+def cross_selective_scan_call(backend: str):
+    return lambda t: cross_selective_scan(**t, backend=backend)
+
+
 def scan_call(backend: str):
     return lambda t: selective_scan(t["u"], t["delta"], t["A"], t["B"], t["C"], t["D"], t["delta_bias"],
                                     delta_softplus=True, backend=backend)
@@ -168,6 +194,7 @@ def main() -> None:
         states_grads = ("u", "delta", "A", "B", "delta_bias")
         x = {"x": torch.randn(args.batch, width, side, side)}
         ys = {"ys": torch.randn(args.batch, DIRECTIONS, width, length)}
+        css = cross_selective_scan_inputs(args.batch, width, side)
         for backend in backends:
             record("selective_scan", workload, shape, backend,
                    *fwd_and_fwdbwd(scan_call(backend), inputs, scan_grads, repeats))
@@ -178,6 +205,9 @@ def main() -> None:
             record("cross_merge", workload, f"ys=({args.batch},4,{width},{length})", backend,
                    *fwd_and_fwdbwd(lambda t, b=backend, s=side: cross_merge(t["ys"], s, s, "cross2d", backend=b),
                                    ys, ("ys",), repeats))
+            # forward: the fused kernel on "cpu"; forward + backward: the chain of the ops above
+            record("cross_selective_scan", workload, f"x=({args.batch},{side},{side},{width})", backend,
+                   *fwd_and_fwdbwd(cross_selective_scan_call(backend), css, tuple(css), repeats))
 
     # The headline: stage-1 selective scan with 4 x 192 channels, every backend against the loop.
     headline = scan_inputs(args.batch, DIRECTIONS, 192, 1, 56 * 56)

@@ -52,7 +52,7 @@ from torch import Tensor, nn
 
 from ._base import StagedModelMixin
 from ._checkpoint import build_model, load_pretrained_checkpoint
-from ._layers import Linear, Mlp
+from ._layers import Linear, Mlp, conv2d_gelu
 from ._ssm import SelectiveScanParams, dt_rank_for, scan_stacked
 
 __all__ = ["GroupMamba", "GroupMambaLayer", "checkpoint_filter_fn"]
@@ -172,14 +172,15 @@ class GroupMambaLayer(nn.Module):
 
 
 class DepthwiseConv(nn.Module):
-    """Depthwise 3x3 conv (with bias) on NHWC tensors."""
+    """Depthwise 3x3 conv (with bias) on NHWC tensors, followed by GELU (the FFN's activation,
+    fused into the convolution for CPU inference by :func:`conv2d_gelu`). Keys ``dwconv.*``."""
 
     def __init__(self, dim: int) -> None:
         super().__init__()
         self.dwconv = nn.Conv2d(dim, dim, 3, padding=1, groups=dim)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.dwconv(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
+        return conv2d_gelu(self.dwconv, x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
 
 
 class ConvFfn(nn.Module):
@@ -189,11 +190,10 @@ class ConvFfn(nn.Module):
         super().__init__()
         self.fc1 = Linear(dim, hidden_dim)
         self.dwconv = DepthwiseConv(hidden_dim)
-        self.act = nn.GELU()
         self.fc2 = Linear(hidden_dim, dim)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.fc2(self.act(self.dwconv(self.fc1(x))))
+        return self.fc2(self.dwconv(self.fc1(x)))
 
 
 class GroupMambaBlock(nn.Module):
