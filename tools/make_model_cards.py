@@ -69,7 +69,7 @@ def _measured_lines(name: str, records: Sequence[dict]) -> list[str] | None:
     lines = [
         f"- CPU inference throughput: **{r['throughput']:.1f} img/s**{spread} (batch "
         f"{r['batch_size']}, {r['img_size']}x{r['img_size']}, {r['dtype']}, {r['threads']} threads, "
-        f"scan backend {r['scan_backend']})",
+        f"scan backend {r['scan_backend']}, malloc: {r.get('malloc') or 'default'})",
         f"- Machine: {r['machine']}; measured {r.get('date') or 'on an unrecorded date'} "
         "with `tools/benchmark.py` (median of the timed repeats, spread = half the "
         "slowest-to-fastest range).",
@@ -86,6 +86,11 @@ def _measured_lines(name: str, records: Sequence[dict]) -> list[str] | None:
         ratio = r["throughput"] / swin[-1]["throughput"]
         lines.append(f"- Same run, timm's Swin-T: {swin[-1]['throughput']:.1f} img/s "
                      f"(this model: {ratio:.2f}x)")
+    nearest = benchmark._nearest_equal_flops(r, records)
+    if nearest is not None and nearest["model"] != _SWIN_T:
+        lines.append(f"- Same run, the Swin / ConvNeXt of nearest FLOPs, timm's {nearest['model']}: "
+                     f"{nearest['throughput']:.1f} img/s (this model: "
+                     f"{r['throughput'] / nearest['throughput']:.2f}x)")
     return lines
 
 
