@@ -228,24 +228,10 @@ inline Vec<T> exp2(Vec<T> x) {
   return exp<T>(x * static_cast<T>(0.6931471805599453));
 }
 
-// log(x) for finite x >= 1 (all softplus needs): x = 2^e * m with m in [sqrt(1/2), sqrt(2)).
-// float: log(1 + f), f = m - 1, as f - f^2/2 + f^3 P(f) with the degree-8 minimax polynomial of
-// Cephes' logf (no division); double: log(m) = 2 atanh(s), s = (m - 1) / (m + 1), |s| <= 0.172.
+// log(x) for finite x >= 1 (the double softplus; the float one needs no log): x = 2^e * m with
+// m in [sqrt(1/2), sqrt(2)), log(m) = 2 atanh(s), s = (m - 1) / (m + 1), |s| <= 0.172.
 template <typename T>
 inline Vec<T> log_mantissa(Vec<T> m);
-
-template <>
-inline Vec<float> log_mantissa<float>(Vec<float> m) {
-  constexpr float kP[] = {7.0376836292e-2f, -1.1514610310e-1f, 1.1676998740e-1f,
-                          -1.2420140846e-1f, 1.4249322787e-1f, -1.6668057665e-1f,
-                          2.0000714765e-1f,  -2.4999993993e-1f, 3.3333331174e-1f};
-  const Vec<float> f = m - 1.0f;
-  const Vec<float> f2 = f * f;
-  Vec<float> poly = broadcast(kP[0]);
-#pragma GCC unroll 16
-  for (int i = 1; i < 9; ++i) poly = poly * f + kP[i];
-  return f + (f2 * f * poly - 0.5f * f2);
-}
 
 template <>
 inline Vec<double> log_mantissa<double>(Vec<double> m) {

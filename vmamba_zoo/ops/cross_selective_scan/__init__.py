@@ -79,7 +79,7 @@ def _chain(
 ) -> Tensor:
     """The op as its chain of differentiable ops (see the module docstring)."""
     batch, H, W, _ = x.shape
-    K, rows, Dk = x_proj_weight.shape
+    K, _, Dk = x_proj_weight.shape
     R, N = dt_projs_weight.shape[2], A.shape[1]
     xs = cross_scan(x.permute(0, 3, 1, 2), mode, backend=backend)
     L = xs.shape[-1]
