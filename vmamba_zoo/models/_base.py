@@ -13,12 +13,24 @@ from collections.abc import Iterator
 from typing import Any
 
 import torch
-from timm.layers import ClassifierHead
+from timm.layers import ClassifierHead, trunc_normal_
 from timm.models._features import feature_take_indices
 from torch import Tensor, nn
 
 TOTAL_STRIDE = 32  # every family downsamples 4x in the stem and 2x in each of three stages
 
+
+
+def init_linear_and_layernorm(module: nn.Module) -> None:
+    """The families' common init (``model.apply``): Linear trunc-normal(0.02) with zero bias,
+    LayerNorm ones / zeros. Everything else (convs, the raw scan Parameters) keeps its own."""
+    if isinstance(module, nn.Linear):
+        trunc_normal_(module.weight, std=0.02)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+    elif isinstance(module, nn.LayerNorm):
+        nn.init.ones_(module.weight)
+        nn.init.zeros_(module.bias)
 
 class StagedModelMixin:
     # regex of the final norm's parameters, the last group of group_matcher

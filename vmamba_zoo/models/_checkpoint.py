@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import os
 import pickle
+import re
 import types
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 import torch
 from timm.models import adapt_input_conv
@@ -117,6 +118,23 @@ def extract_state_dict(checkpoint: object, key: str | None = None) -> dict[str, 
         raise CheckpointMismatchError(f"no tensors found in checkpoint entries {sorted(state_dict)[:10]}")
     # DataParallel / DDP prefixes
     return {k[7:] if k.startswith("module.") else k: v for k, v in tensors.items()}
+
+
+def rename_prefixes(
+    state_dict: Mapping[str, torch.Tensor], rules: Sequence[tuple[re.Pattern, Callable[[re.Match], str]]]
+) -> dict[str, torch.Tensor]:
+    """Original key names to ours: the prefix matched by the first rule whose pattern matches is
+    replaced by that rule's replacement(match); keys no rule matches are kept as they are (strict
+    loading then names them)."""
+    out = {}
+    for key, value in state_dict.items():
+        for pattern, replacement in rules:
+            match = pattern.match(key)
+            if match:
+                key = replacement(match) + key[match.end():]
+                break
+        out[key] = value
+    return out
 
 
 def _summarise(keys: list[str], limit: int = 20) -> str:

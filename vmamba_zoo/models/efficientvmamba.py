@@ -31,6 +31,7 @@ from timm.models import checkpoint_seq, generate_default_cfgs, register_model
 from timm.models._efficientnet_blocks import InvertedResidual, SqueezeExcite
 from torch import Tensor, nn
 
+from ._base import init_linear_and_layernorm
 from ._checkpoint import build_model, load_pretrained_checkpoint
 from .vmamba import SS2D, PatchifyStem, PatchMerging2D, VMamba
 from .vmamba import _cfg as _vmamba_cfg
@@ -189,7 +190,7 @@ class EfficientVMamba(VMamba):
         self.stages = nn.Sequential(*stages)
         self.norm = nn.LayerNorm(dims[-1])
         self.head = ClassifierHead(dims[-1], num_classes, pool_type=global_pool, drop_rate=drop_rate, input_fmt="NHWC")
-        self.apply(self._init_weights)
+        self.apply(init_linear_and_layernorm)  # VMamba's init
 
     def load_pretrained(self, path: str) -> None:
         """Load an original EfficientVMamba checkpoint (or one of ours); see ``checkpoint_filter_fn``."""

@@ -45,13 +45,13 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
-from timm.layers import DropPath, trunc_normal_
+from timm.layers import DropPath
 from timm.models import checkpoint_seq, generate_default_cfgs, register_model
 from timm.models._features import feature_take_indices
 from torch import Tensor, nn
 
-from ._base import StagedModelMixin
-from ._checkpoint import build_model, load_pretrained_checkpoint
+from ._base import StagedModelMixin, init_linear_and_layernorm
+from ._checkpoint import build_model, load_pretrained_checkpoint, rename_prefixes
 from ._layers import Linear, Mlp, conv2d_gelu
 from ._ssm import SelectiveScanParams, dt_rank_for, scan_stacked
 
@@ -354,15 +354,9 @@ class GroupMamba(StagedModelMixin, nn.Module):
 
     @staticmethod
     def _init_weights(module: nn.Module) -> None:
-        # GroupMamba's init; the scan parameters are raw Parameters and keep their own init.
-        if isinstance(module, nn.Linear):
-            trunc_normal_(module.weight, std=0.02)
-            if module.bias is not None:
-                nn.init.zeros_(module.bias)
-        elif isinstance(module, nn.LayerNorm):
-            nn.init.ones_(module.weight)
-            nn.init.zeros_(module.bias)
-        elif isinstance(module, nn.Conv2d):
+        # GroupMamba's init: the common one plus He-normal convs; the scan parameters keep theirs.
+        init_linear_and_layernorm(module)
+        if isinstance(module, nn.Conv2d):
             fan_out = module.kernel_size[0] * module.kernel_size[1] * module.out_channels // module.groups
             nn.init.normal_(module.weight, 0, math.sqrt(2.0 / fan_out))
             if module.bias is not None:
@@ -465,15 +459,7 @@ def checkpoint_filter_fn(state_dict: dict[str, Tensor], model: GroupMamba) -> di
     state_dict = state_dict.get("model", state_dict)
     if any(k.startswith("stages.") for k in state_dict):
         return dict(state_dict)
-    out = {}
-    for key, value in state_dict.items():
-        for pattern, replacement in _ORIGINAL_KEYS:
-            match = pattern.match(key)
-            if match:
-                key = replacement(match) + key[match.end():]
-                break
-        out[key] = value
-    return out
+    return rename_prefixes(state_dict, _ORIGINAL_KEYS)
 
 
 def _cfg(url: str = "", **kwargs: Any) -> dict[str, Any]:

@@ -43,13 +43,13 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
-from timm.layers import ClassifierHead, DropPath, trunc_normal_
+from timm.layers import ClassifierHead, DropPath
 from timm.models import checkpoint_seq, generate_default_cfgs, register_model
 from torch import Tensor, nn
 
 from ..ops import selective_scan_states, state_fusion
-from ._base import StagedModelMixin
-from ._checkpoint import build_model, load_pretrained_checkpoint
+from ._base import StagedModelMixin, init_linear_and_layernorm
+from ._checkpoint import build_model, load_pretrained_checkpoint, rename_prefixes
 from ._layers import Linear, Mlp
 from ._ssm import _dt_bias, dt_rank_for
 
@@ -312,18 +312,7 @@ class SpatialMamba(StagedModelMixin, nn.Module):
         self.stages = nn.Sequential(*stages)
         self.norm = nn.LayerNorm(dims[-1])
         self.head = ClassifierHead(dims[-1], num_classes, pool_type=global_pool, drop_rate=drop_rate, input_fmt="NHWC")
-        self.apply(self._init_weights)
-
-    @staticmethod
-    def _init_weights(module: nn.Module) -> None:
-        # Spatial-Mamba's init: Linear / LayerNorm only; convs and scan parameters keep their own.
-        if isinstance(module, nn.Linear):
-            trunc_normal_(module.weight, std=0.02)
-            if module.bias is not None:
-                nn.init.zeros_(module.bias)
-        elif isinstance(module, nn.LayerNorm):
-            nn.init.ones_(module.weight)
-            nn.init.zeros_(module.bias)
+        self.apply(init_linear_and_layernorm)  # Spatial-Mamba's init
 
     def load_pretrained(self, path: str) -> None:
         """Load an original Spatial-Mamba release (or our own state dict) strictly and safely."""
@@ -360,15 +349,7 @@ def checkpoint_filter_fn(state_dict: dict[str, Tensor], model: SpatialMamba) -> 
     state_dict = state_dict.get("model", state_dict)
     if any(k.startswith("stages.") for k in state_dict):
         return dict(state_dict)
-    out = {}
-    for key, value in state_dict.items():
-        for pattern, replacement in _ORIGINAL_KEYS:
-            match = pattern.match(key)
-            if match:
-                key = replacement(match) + key[match.end():]
-                break
-        out[key] = value
-    return out
+    return rename_prefixes(state_dict, _ORIGINAL_KEYS)
 
 
 def _cfg(url: str = "", **kwargs: Any) -> dict[str, Any]:

@@ -39,11 +39,11 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
-from timm.layers import ClassifierHead, DropPath, trunc_normal_
+from timm.layers import ClassifierHead, DropPath
 from timm.models import checkpoint_seq, generate_default_cfgs, register_model
 from torch import Tensor, nn
 
-from ._base import StagedModelMixin
+from ._base import StagedModelMixin, init_linear_and_layernorm
 from ._checkpoint import build_model, load_pretrained_checkpoint
 from ._layers import Linear, Mlp
 from ._ssm import SelectiveScanParams, dt_rank_for
@@ -343,18 +343,7 @@ class VMamba(StagedModelMixin, nn.Module):
         self.head = ClassifierHead(
             dims[-1], num_classes, pool_type=global_pool, drop_rate=drop_rate, input_fmt="NHWC"
         )
-        self.apply(self._init_weights)
-
-    @staticmethod
-    def _init_weights(module: nn.Module) -> None:
-        # VMamba's init; the scan parameters are raw Parameters and keep their own init.
-        if isinstance(module, nn.Linear):
-            trunc_normal_(module.weight, std=0.02)
-            if module.bias is not None:
-                nn.init.zeros_(module.bias)
-        elif isinstance(module, nn.LayerNorm):
-            nn.init.ones_(module.weight)
-            nn.init.zeros_(module.bias)
+        self.apply(init_linear_and_layernorm)  # VMamba's init
 
     def load_pretrained(self, path: str) -> None:
         """Load an original VMamba release (or our own state dict) strictly and safely."""
