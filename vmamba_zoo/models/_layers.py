@@ -1,12 +1,11 @@
 """Linear layers with a CPU inference fast path, shared by the families.
 
 oneDNN's linear primitive (``torch.ops.mkldnn._linear_pointwise``, the op torch.compile's CPU
-backend emits for linear layers) is faster here than the MKL ``addmm`` behind ``F.linear`` and
-can apply GELU to its output in the same pass: measured on this project's machine (2 threads,
-float32) 1.4x on VMamba-T's stage-1 fc2 (25088 x 384 -> 96) and 1.5x on fc1 followed by GELU.
-:class:`Linear` and :class:`Mlp` keep ``nn.Linear`` / timm ``Mlp`` parameters and state-dict
-keys and take that path only where it computes the same function: CPU, float32, no autocast and
-no gradient needed, outside JIT tracing and torch.compile. Everywhere else they are exactly
+backend emits for linear layers) is faster for CPU inference than the MKL ``addmm`` behind
+``F.linear`` and can apply GELU to its output in the same pass (see the README's notes on the
+CPU path). :class:`Linear` and :class:`Mlp` keep ``nn.Linear`` / timm ``Mlp`` parameters and
+state-dict keys and take that path only where it computes the same function: CPU, float32, no
+autocast and no gradient needed, outside JIT tracing and torch.compile. Everywhere else they are exactly
 ``nn.Linear`` and timm's ``Mlp``. :func:`conv2d_gelu` does the same for a convolution followed
 by GELU.
 """
@@ -75,9 +74,8 @@ class Mlp(nn.Module):
 
 
 def conv2d_gelu(conv: nn.Conv2d, x: Tensor) -> Tensor:
-    """GELU(conv(x)) for an NCHW ``x``; one oneDNN pass for CPU float32 inference (measured 1.8x
-    faster than the convolution then GELU for GroupMamba's stage-1 depthwise 3x3 on 512 channels
-    of 56x56, channels-last memory)."""
+    """GELU(conv(x)) for an NCHW ``x``; one oneDNN pass for CPU float32 inference, which saves
+    a read and a write of the convolution's output (GroupMamba's FFN: depthwise 3x3 then GELU)."""
     if _ONEDNN_CONV is not None and conv.padding_mode == "zeros" and _onednn_applies(x, conv.weight):
         padding = conv.padding if isinstance(conv.padding, tuple) and isinstance(conv.padding[0], int) else None
         if padding is not None:
