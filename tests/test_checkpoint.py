@@ -9,11 +9,12 @@ import pytest
 import torch
 from torch import nn
 
-from vmamba_zoo.models._checkpoint import (
+from vmamba_zoo.checkpoint import (
     CheckpointMismatchError,
     extract_state_dict,
     load_checkpoint_file,
     load_state_dict_strict,
+    local_file,
 )
 
 
@@ -91,3 +92,29 @@ def test_strict_loading_names_every_problem():
     assert "missing keys (1): 0.bias" in message
     assert "unexpected keys (1): extra.weight" in message
     assert "1.weight (checkpoint (5, 3) vs model (4, 3))" in message
+
+
+def test_local_file_paths_urls_and_cache(tmp_path, monkeypatch):
+    assert local_file("checkpoints/a.pth") == "checkpoints/a.pth"
+    assert local_file(f"file://{tmp_path}/my%20model.pth") == f"{tmp_path}/my model.pth"
+    with pytest.raises(ValueError, match="unsupported URL scheme 's3'"):
+        local_file("s3://bucket/model.pth")
+    with pytest.raises(ValueError, match="no host"):
+        local_file("file://server/model.pth")
+
+    downloads = []
+
+    def fake_download(url, dst, progress=True):
+        downloads.append(url)
+        with open(dst, "w") as f:
+            f.write(url)
+
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    monkeypatch.setattr(torch.hub, "download_url_to_file", fake_download)
+    first = local_file("https://example.org/a/model.pth")
+    second = local_file("https://example.org/b/model.pth")
+    assert os.path.basename(first) == os.path.basename(second) == "model.pth"
+    assert first != second  # one cache entry per URL, not per file name
+    assert open(first).read() == "https://example.org/a/model.pth"
+    assert local_file("https://example.org/a/model.pth") == first
+    assert downloads == ["https://example.org/a/model.pth", "https://example.org/b/model.pth"]

@@ -28,7 +28,7 @@ from mmengine.runner import Runner  # noqa: E402
 
 import vmamba_zoo  # noqa: E402, F401
 from vmamba_zoo.data.synthetic_imagefolder import make_synthetic_imagefolder  # noqa: E402
-from vmamba_zoo.models._checkpoint import CheckpointMismatchError  # noqa: E402
+from vmamba_zoo.checkpoint import CheckpointMismatchError  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG_DIR = REPO / "configs" / "classification"

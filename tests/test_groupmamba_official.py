@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 import vmamba_zoo  # noqa: F401  (registers the models)
-from vmamba_zoo.models._checkpoint import CheckpointMismatchError
+from vmamba_zoo.checkpoint import CheckpointMismatchError
 from vmamba_zoo.models.groupmamba import checkpoint_filter_fn
 
 MIRROR = Path(os.environ.get("GROUPMAMBA_MIRROR", "/work/.mirror/Amshaker+GroupMamba/repo"))

@@ -15,7 +15,7 @@ pytest.importorskip("mmdet")
 pytest.importorskip("mmseg")
 
 import vmamba_zoo.mm as vmm  # noqa: E402
-from vmamba_zoo.models._checkpoint import CheckpointMismatchError  # noqa: E402
+from vmamba_zoo.checkpoint import CheckpointMismatchError  # noqa: E402
 
 TINY_VMAMBA = dict(arch="vmamba_tiny_s1l8", depths=(1, 1, 1, 1), dims=16)
 

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 import vmamba_zoo  # noqa: F401  (registers the models)
-from vmamba_zoo.models._checkpoint import CheckpointMismatchError
+from vmamba_zoo.checkpoint import CheckpointMismatchError
 
 MIRROR = Path("/work/.mirror/ChiShengChen+ResVMamba/repo")
 SEED = 1234

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 
 import vmamba_zoo  # noqa: F401  (registers the models)
-from vmamba_zoo.models._checkpoint import CheckpointMismatchError
+from vmamba_zoo.checkpoint import CheckpointMismatchError
 from vmamba_zoo.models.spatialmamba import StateFusion, checkpoint_filter_fn
 
 MIRROR = Path(os.environ.get("SPATIALMAMBA_MIRROR", "/work/.mirror/EdwardChasel+Spatial-Mamba/repo"))

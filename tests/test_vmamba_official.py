@@ -25,7 +25,7 @@ import timm
 import torch
 
 import vmamba_zoo  # noqa: F401
-from vmamba_zoo.models._checkpoint import CheckpointMismatchError
+from vmamba_zoo.checkpoint import CheckpointMismatchError
 
 MIRROR = Path("/work/.mirror/MzeroMiko+VMamba/repo")
 OFFICIAL_FILES = ("classification/models/vmamba.py", "classification/models/csms6s.py")

@@ -1,8 +1,9 @@
 """MMEngine integration: ``custom_imports = dict(imports=['vmamba_zoo.mm'])`` registers the
-backbones ``VMamba``, ``EfficientVMamba``, ``GroupMamba``, ``SpatialMamba`` and ``ResVMamba`` in
-mmdet's and mmseg's ``MODELS`` (in whichever of the two is installed; at least one must be),
-and routes mmengine's checkpoint loading through a safe loader that also reads the objects
-mmengine itself saves (torch's weights-only default refuses them; see checkpoint.py)."""
+backbones (one per family: ``VMamba``, ``EfficientVMamba``, ``GroupMamba``, ``SpatialMamba``,
+``ResVMamba``; see backbones.py) in mmdet's and mmseg's ``MODELS`` (in whichever of the two is
+installed; at least one must be), and routes mmengine's checkpoint loading through a safe loader
+that also reads the objects mmengine itself saves (torch's weights-only default refuses them;
+see checkpoint.py)."""
 
 from __future__ import annotations
 
@@ -10,18 +11,11 @@ import importlib
 
 import vmamba_zoo  # noqa: F401  (registers the timm models the backbones build)
 
-from .backbones import (
-    BACKBONES,
-    EfficientVMamba,
-    GroupMamba,
-    ResVMamba,
-    SpatialMamba,
-    TimmMambaBackbone,
-    VMamba,
-)
+from .backbones import BACKBONES, TimmMambaBackbone
 from .checkpoint import allow_mmengine_checkpoint_objects
 
-__all__ = ["TimmMambaBackbone", "VMamba", "EfficientVMamba", "GroupMamba", "SpatialMamba", "ResVMamba"]
+globals().update({backbone.__name__: backbone for backbone in BACKBONES})  # vmamba_zoo.mm.VMamba, ...
+__all__ = ["TimmMambaBackbone", *(backbone.__name__ for backbone in BACKBONES)]
 
 
 def _register(toolbox: str) -> bool:

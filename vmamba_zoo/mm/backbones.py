@@ -2,13 +2,16 @@
 
 Each backbone is a thin :class:`~mmengine.model.BaseModule` that builds one timm model by name
 (``arch``), keeps its stem and the stages up to the last requested output, and returns NCHW maps
-at strides 4/8/16/32 with the per-stage output norms the original downstream code adds. No block
-is implemented twice: the timm model's ``forward_intermediates`` does the work.
+at strides 4/8/16/32 with the per-stage output norms the original downstream code adds (unless
+the model normalises its stage outputs itself: ``stage_outputs_normed``, GroupMamba). No block
+is implemented twice: the timm model's ``forward_intermediates`` does the work. There is one
+backbone class per family of :data:`vmamba_zoo.published.FAMILIES`, named by its ``mm_backbone``
+(``VMamba``, ``GroupMamba``, ...) and accepting that family's timm names (``<key>_*``).
 
-Weights: ``init_cfg=dict(type='Pretrained', checkpoint=PATH[, prefix='backbone.'])`` loads an
-original classification checkpoint (weights under ``model``/``model_ema``, pickled config objects
-refused safely by :func:`vmamba_zoo.models._checkpoint.load_checkpoint_file`), a timm-format one,
-or one of ours; the family's ``checkpoint_filter_fn`` converts original keys. Everything the
+Weights: ``init_cfg=dict(type='Pretrained', checkpoint=PATH_OR_URL[, prefix='backbone.'])`` loads
+an original classification checkpoint (weights under ``model``/``model_ema``, pickled config
+objects refused safely by :func:`vmamba_zoo.checkpoint.load_checkpoint_file`), a timm-format one,
+or one of ours; the ``checkpoint_filter_fn`` the model's class names converts original keys. Everything the
 backbone owns must be found and everything in the file must belong to the backbone (or to the
 classifier / the stages pruned away), otherwise :class:`CheckpointMismatchError` names the keys.
 Whole-detector checkpoints saved by the original repositories (backbone keys in the original
@@ -18,10 +21,7 @@ loaded into a model holding this backbone (``load_from``).
 
 from __future__ import annotations
 
-import importlib
-import os
 import re
-import urllib.parse
 from collections.abc import Mapping, Sequence
 
 import timm
@@ -33,27 +33,19 @@ from timm.models import group_parameters
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from vmamba_zoo.models._checkpoint import (
+from vmamba_zoo.checkpoint import (
     CheckpointMismatchError,
-    _summarise,
     extract_state_dict,
     load_checkpoint_file,
     load_state_dict_strict,
+    local_file,
+    summarise_keys,
 )
+from vmamba_zoo.published import FAMILIES, Family
+
+__all__ = ["BACKBONES", "TimmMambaBackbone", *(family.mm_backbone for family in FAMILIES.values())]
 
 _TRUNK = "model."  # where the timm model's keys live inside this backbone's state dict
-
-
-def _local_file(path: str) -> str:
-    """``path`` itself, or for an http(s) URL the file downloaded once into torch's hub cache."""
-    if not path.startswith(("http://", "https://")):
-        return path
-    directory = os.path.join(torch.hub.get_dir(), "checkpoints")
-    os.makedirs(directory, exist_ok=True)
-    local = os.path.join(directory, os.path.basename(urllib.parse.urlparse(path).path))
-    if not os.path.isfile(local):
-        torch.hub.download_url_to_file(path, local, progress=True)
-    return local
 
 
 class TimmMambaBackbone(BaseModule):
@@ -74,10 +66,6 @@ class TimmMambaBackbone(BaseModule):
 
     #: timm names this family accepts (prefixes); empty: any timm model (used by tests)
     arch_prefixes: tuple[str, ...] = ()
-    #: add ``outnorm{i}`` (LayerNorm over channels, eps 1e-5) on each output, as the originals do
-    out_norms: bool = True
-    #: module of the timm model file whose ``checkpoint_filter_fn`` converts original keys
-    family_module: str | None = None
 
     def __init__(
         self,
@@ -101,6 +89,11 @@ class TimmMambaBackbone(BaseModule):
         if drop_path_rate is not None:
             model_kwargs["drop_path_rate"] = drop_path_rate
         model = timm.create_model(arch, pretrained=False, **model_kwargs)
+        # a model that normalises its stage outputs itself (its own per-stage norms, the final
+        # one applied by forward_intermediates(norm=True)) gets no extra norms; every other one
+        # gets ``outnorm{i}`` (LayerNorm over channels, eps 1e-5) on each output, as the
+        # originals' detection / segmentation backbones add
+        self.out_norms = not getattr(model, "stage_outputs_normed", False)
         num_stages = len(model.feature_info)
         bad = [i for i in out_indices if not 0 <= i < num_stages]
         if bad:
@@ -163,14 +156,10 @@ class TimmMambaBackbone(BaseModule):
     def available_archs(cls) -> list[str]:
         return sorted({name for p in cls.arch_prefixes for name in timm.list_models(p + "*")})
 
-    def uses_model_norm(self) -> bool:
-        """Whether the timm model's own final norm is part of the features (GroupMamba)."""
-        return False
-
     def prune(self, model: nn.Module, out_indices: Sequence[int]) -> None:
-        """Drop what the features do not use (head, final norm, later stages): unused
-        parameters would break DDP and receive weight decay for nothing."""
-        model.prune_intermediate_layers(list(out_indices), prune_norm=not self.uses_model_norm(), prune_head=True)
+        """Drop what the features do not use (head, later stages, and the final norm where out
+        norms replace it): unused parameters would break DDP and receive weight decay for nothing."""
+        model.prune_intermediate_layers(list(out_indices), prune_norm=self.out_norms, prune_head=True)
 
     # ------------------------------------------------------------------ forward
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -181,7 +170,7 @@ class TimmMambaBackbone(BaseModule):
         if pad_h or pad_w:
             x = F.pad(x, (0, pad_w, 0, pad_h))
         features = self.model.forward_intermediates(
-            x, indices=list(self.out_indices), norm=self.uses_model_norm(), intermediates_only=True
+            x, indices=list(self.out_indices), norm=not self.out_norms, intermediates_only=True
         )
         outs = []
         for i, stride, feature in zip(self.out_indices, self.strides, features):
@@ -239,7 +228,7 @@ class TimmMambaBackbone(BaseModule):
     def load_checkpoint(self, path: str, prefix: str | None = None) -> None:
         """Load backbone weights from ``path``: an original classification checkpoint, a timm
         one, one of ours, or (with ``prefix='backbone.'``) a whole detector/segmentor."""
-        state_dict = extract_state_dict(load_checkpoint_file(_local_file(path)))
+        state_dict = extract_state_dict(load_checkpoint_file(local_file(path)))
         if prefix:
             state_dict = {k[len(prefix):]: v for k, v in state_dict.items() if k.startswith(prefix)}
             if not state_dict:
@@ -274,7 +263,7 @@ class TimmMambaBackbone(BaseModule):
         if unexpected:
             raise CheckpointMismatchError(
                 f"checkpoint keys that {type(self).__name__}({self.arch}) has no place for "
-                f"({len(unexpected)}): {_summarise(unexpected)}"
+                f"({len(unexpected)}): {summarise_keys(unexpected)}"
             )
         result = {_TRUNK + k: v for k, v in trunk.items() if k in model_keys}
         result.update({k: v for k, v in out_norms.items() if k in own_norms})
@@ -283,10 +272,8 @@ class TimmMambaBackbone(BaseModule):
         return result
 
     def _filter_trunk(self, state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        if self.family_module is None:
-            return state_dict
-        filter_fn = importlib.import_module(self.family_module).checkpoint_filter_fn
-        return filter_fn(state_dict, self.model)
+        filter_fn = getattr(self.model, "checkpoint_filter_fn", None)
+        return filter_fn(state_dict, self.model) if filter_fn is not None else state_dict
 
     def _convert_original_layout(self, state_dict, prefix, local_metadata, strict, missing, unexpected, errors):
         """``load_state_dict`` pre-hook: a whole-model checkpoint from the original repositories
@@ -299,55 +286,16 @@ class TimmMambaBackbone(BaseModule):
         state_dict.update({prefix + k: v for k, v in converted.items()})
 
 
-class VMamba(TimmMambaBackbone):
-    """VMamba (v2 and Vanilla) backbone: ``arch='vmamba_tiny_s1l8'`` … ``'vmamba_base_v0'``;
-    ``outnorm{i}`` LayerNorms on the features taken before each downsample (``Backbone_VSSM``)."""
-
-    arch_prefixes = ("vmamba_",)
-    family_module = "vmamba_zoo.models.vmamba"
-
-
-class EfficientVMamba(TimmMambaBackbone):
-    """EfficientVMamba backbone (``efficientvmamba_{tiny,small,base}``); channels
-    C0·[1, 2, 4, 8] with C0 48 / 64 / 96 and the four ``outnorm{i}`` of the original."""
-
-    arch_prefixes = ("efficientvmamba_",)
-    family_module = "vmamba_zoo.models.efficientvmamba"
+def _family_backbone(family: Family) -> type[TimmMambaBackbone]:
+    """The backbone class of one family: named by its ``mm_backbone``, accepting its timm names."""
+    name = family.mm_backbone
+    doc = (
+        f"{family.title} as an mmdet / mmseg backbone: ``arch`` is one of the ``{family.key}_*`` "
+        "timm models; see :class:`TimmMambaBackbone`."
+    )
+    namespace = {"__module__": __name__, "__qualname__": name, "__doc__": doc, "arch_prefixes": (family.key + "_",)}
+    return type(name, (TimmMambaBackbone,), namespace)
 
 
-class GroupMamba(TimmMambaBackbone):
-    """GroupMamba backbone (``groupmamba_{tiny,small,base}``). The model's own per-stage norms
-    (``norm1``…``norm4``) are the output norms: no extra ones (groupmamba.md §6.2)."""
-
-    arch_prefixes = ("groupmamba_",)
-    family_module = "vmamba_zoo.models.groupmamba"
-    out_norms = False
-
-    def uses_model_norm(self) -> bool:
-        return True
-
-    def prune(self, model: nn.Module, out_indices: Sequence[int]) -> None:
-        super().prune(model, out_indices)
-        # the pruned head keeps norm4 (head.norm, the stage-4 output norm) but also a fresh
-        # class block that the features never use
-        if hasattr(model.head, "post"):
-            model.head.post = nn.Identity()
-
-
-class SpatialMamba(TimmMambaBackbone):
-    """Spatial-Mamba backbone (``spatialmamba_{tiny,small,base}``) with the original
-    ``outnorm{i}`` LayerNorms (``Backbone_SpatialMamba``)."""
-
-    arch_prefixes = ("spatialmamba_",)
-    family_module = "vmamba_zoo.models.spatialmamba"
-
-
-class ResVMamba(TimmMambaBackbone):
-    """Res-VMamba backbone (``resvmamba_small``): the classifier's stage inputs (residual skips
-    with fixed projections) and ``outnorm{i}`` on the features before each downsample."""
-
-    arch_prefixes = ("resvmamba_",)
-    family_module = "vmamba_zoo.models.resvmamba"
-
-
-BACKBONES = (VMamba, EfficientVMamba, GroupMamba, SpatialMamba, ResVMamba)
+BACKBONES: tuple[type[TimmMambaBackbone], ...] = tuple(_family_backbone(family) for family in FAMILIES.values())
+globals().update({backbone.__name__: backbone for backbone in BACKBONES})

@@ -24,7 +24,7 @@ import numpy as np
 from mmengine.logging import HistoryBuffer
 from mmengine.runner import CheckpointLoader
 
-from vmamba_zoo.models._checkpoint import load_checkpoint_file
+from vmamba_zoo.checkpoint import load_checkpoint_file, local_file
 
 _NUMPY_GLOBALS = {
     "numpy.ndarray": np.ndarray,
@@ -71,9 +71,7 @@ def load_from_local(filename: str, map_location=None) -> object:
 
 
 def load_from_http(url: str, map_location=None) -> object:
-    from .backbones import _local_file
-
-    return load_mmengine_checkpoint(_local_file(url), map_location)
+    return load_mmengine_checkpoint(local_file(url), map_location)
 
 
 def allow_mmengine_checkpoint_objects() -> None:

@@ -1,24 +1,29 @@
 """The parts of timm's model contract that every zoo family implements the same way.
 
-Each family model is a stem, ``self.stages`` (modules with a ``grad_checkpointing`` flag, NHWC
-in and out), a final ``self.norm`` and ``self.head`` (a timm-style head with ``.fc`` and
-``.reset``); this mixin supplies the methods timm, its optimizer factory, its feature extraction
-and its training scripts call on such a model, and the input check every ``forward_*`` runs at
-the model boundary. Families whose norms sit elsewhere (GroupMamba) override the feature methods.
+Each family model is a stem, ``self.stages`` (:class:`Stage` subclasses, NHWC in and out), a
+final norm (``self.norm``, or wherever ``final_norm_path`` says) and ``self.head`` (a timm-style
+head with ``.fc`` and ``.reset``); :class:`StagedModelMixin` supplies the methods timm, its
+optimizer factory, its feature extraction and its training scripts call on such a model, the
+input check every ``forward_*`` runs at the model boundary, and the one ``load_pretrained``
+(through the ``checkpoint_filter_fn`` the class names). :func:`build_model` and :func:`zoo_cfg`
+are the registration glue every family file uses.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import torch
+from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 from timm.layers import ClassifierHead, trunc_normal_
+from timm.models import build_model_with_cfg, checkpoint_seq
 from timm.models._features import feature_take_indices
 from torch import Tensor, nn
 
-TOTAL_STRIDE = 32  # every family downsamples 4x in the stem and 2x in each of three stages
+from ..checkpoint import load_pretrained_checkpoint
 
+TOTAL_STRIDE = 32  # every family downsamples 4x in the stem and 2x in each of three stages
 
 
 def init_linear_and_layernorm(module: nn.Module) -> None:
@@ -32,9 +37,47 @@ def init_linear_and_layernorm(module: nn.Module) -> None:
         nn.init.ones_(module.weight)
         nn.init.zeros_(module.bias)
 
+
+class Stage(nn.Module):
+    """One resolution stage on NHWC maps: ``downsample`` (``nn.Identity`` in the first stage),
+    then the ``blocks`` Sequential, checkpointed when timm's ``set_grad_checkpointing`` sets
+    ``grad_checkpointing``."""
+
+    def __init__(self, downsample: nn.Module, blocks: Sequence[nn.Module]) -> None:
+        super().__init__()
+        self.downsample = downsample
+        self.blocks = nn.Sequential(*blocks)
+        self.grad_checkpointing = False
+
+    def forward_blocks(self, x: Tensor) -> Tensor:
+        if self.grad_checkpointing and not torch.jit.is_scripting():
+            return checkpoint_seq(self.blocks, x)
+        return self.blocks(x)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.forward_blocks(self.downsample(x))
+
+
 class StagedModelMixin:
     # regex of the final norm's parameters, the last group of group_matcher
     final_norm_pattern = r"^norm"
+    # the final norm's submodule path; forward_intermediates(norm=True) applies it to the last stage
+    final_norm_path = "norm"
+    # whether forward_features applies the final norm (False: the head applies it, after pooling)
+    features_normed = True
+    # whether the stage outputs are normalised by the model itself (its own per-stage norms):
+    # downstream wrappers then add no norms of their own and ask forward_intermediates for norm=True
+    stage_outputs_normed = False
+    # (state_dict, model) -> state_dict: the original authors' key names to ours. Each family file
+    # sets it on its model class, right below its module-level checkpoint_filter_fn.
+    checkpoint_filter_fn: Callable[[dict[str, Tensor], nn.Module], dict[str, Tensor]] | None = None
+
+    def load_pretrained(self, path: str) -> None:
+        """Load an original release (or our own state dict) strictly and safely: timm calls this
+        for every pretrained source (see :func:`build_model`)."""
+        if type(self).checkpoint_filter_fn is None:
+            raise TypeError(f"{type(self).__name__} names no checkpoint_filter_fn")
+        load_pretrained_checkpoint(self, path)
 
     @torch.jit.ignore
     def no_weight_decay(self) -> set[str]:
@@ -107,16 +150,17 @@ class StagedModelMixin:
         take_indices, max_index = feature_take_indices(num_stages, indices)
         stages = self.stages if torch.jit.is_scripting() or not stop_early else self.stages[: max_index + 1]
 
+        final_norm = self.get_submodule(self.final_norm_path)
         intermediates = []
         last, out = -1, None
         for last, out in enumerate(self._stage_outputs(self.stem(x), stages)):
             if last in take_indices:
-                feat = self.norm(out) if norm and last == num_stages - 1 else out
+                feat = final_norm(out) if norm and last == num_stages - 1 else out
                 intermediates.append(feat.permute(0, 3, 1, 2).contiguous() if output_fmt == "NCHW" else feat)
         if intermediates_only:
             return intermediates
-        if last == num_stages - 1:
-            out = self.norm(out)
+        if last == num_stages - 1 and self.features_normed:
+            out = final_norm(out)
         return out, intermediates
 
     def prune_intermediate_layers(
@@ -127,10 +171,57 @@ class StagedModelMixin:
         prune_end = max_index < len(self.stages) - 1
         self.stages = self.stages[: max_index + 1]
         if prune_norm or prune_end:
-            self.norm = nn.Identity()
+            self.set_submodule(self.final_norm_path, nn.Identity())
         if prune_end:
             self.num_features = self.head_hidden_size = self.feature_info[max_index]["num_chs"]
         if prune_head or prune_end:
-            self.head = ClassifierHead(self.num_features, 0, pool_type="", input_fmt="NHWC")
-            self.num_classes = 0
+            self._remove_head()
         return take_indices
+
+    def _remove_head(self) -> None:
+        """Replace the classifier by a no-op (no parameter may stay unused: DDP)."""
+        self.head = ClassifierHead(self.num_features, 0, pool_type="", input_fmt="NHWC")
+        self.num_classes = 0
+
+    def forward_features(self, x: Tensor) -> Tensor:
+        """(batch, in_chans, H, W) -> the last stage's features (batch, H/32, W/32, C), NHWC,
+        after the final norm where ``features_normed``."""
+        self._check_input(x)
+        out = None
+        for out in self._stage_outputs(self.stem(x), self.stages):  # keep the last stage's output
+            pass
+        return self.get_submodule(self.final_norm_path)(out) if self.features_normed else out
+
+    def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
+        return self.head(x, pre_logits=pre_logits)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.forward_head(self.forward_features(x))
+
+
+def zoo_cfg(url: str = "", **kwargs: Any) -> dict[str, Any]:
+    """A timm pretrained cfg with the settings every zoo release shares (ImageNet mean / std,
+    224 px evaluated at crop 0.875, bicubic, 1000 classes in ``head.fc``); ``kwargs`` add the
+    family's and override these."""
+    return {
+        "url": url,
+        "num_classes": 1000,
+        "input_size": (3, 224, 224),
+        "pool_size": (7, 7),
+        "crop_pct": 0.875,
+        "interpolation": "bicubic",
+        "mean": IMAGENET_DEFAULT_MEAN,
+        "std": IMAGENET_DEFAULT_STD,
+        "classifier": "head.fc",
+        **kwargs,
+    }
+
+
+def build_model(model_cls: type[nn.Module], variant: str, pretrained: bool = False, **kwargs: Any) -> nn.Module:
+    """timm's ``build_model_with_cfg`` with the zoo's conventions: pretrained weights always go
+    through ``model.load_pretrained`` (safe, strict, original formats) and ``features_only``
+    gives NCHW maps of the four stages."""
+    overlay = dict(kwargs.pop("pretrained_cfg_overlay", None) or {})
+    overlay["custom_load"] = True
+    kwargs.setdefault("feature_cfg", dict(feature_cls="getter", out_indices=(0, 1, 2, 3)))
+    return build_model_with_cfg(model_cls, variant, pretrained, pretrained_cfg_overlay=overlay, **kwargs)

@@ -2,10 +2,11 @@
 
 All five families store the same five tensors directly on their SS2D module (checkpoint keys
 ``x_proj_weight``, ``dt_projs_weight``, ``dt_projs_bias``, ``A_logs``, ``Ds``) for K scan
-directions of ``d_inner`` channels, and run the same computation on them: cross-scan, per
-direction a low-rank Δ / B / C projection of the sequence, one grouped selective scan (group
-k = direction k), cross-merge (the op :func:`~vmamba_zoo.ops.cross_selective_scan`). This
-module holds that parameter set once; the families differ in the scan mode and what surrounds it.
+directions of ``d_inner`` channels; four of them run the same computation on them: cross-scan,
+per direction a low-rank Δ / B / C projection of the sequence, one grouped selective scan (group
+k = direction k), cross-merge (the op :func:`~vmamba_zoo.ops.cross_selective_scan`).
+Spatial-Mamba keeps one direction without the direction axis and runs its own scan. This module
+holds that parameter set once; the families differ in the scan mode and what surrounds it.
 """
 
 from __future__ import annotations
@@ -36,7 +37,10 @@ class SelectiveScanParams(nn.Module):
 
     Subclasses call ``super().__init__(...)`` and then add their projections/convs; the
     parameters land directly on the subclass, so state-dict keys match the originals
-    (``<block>.op.x_proj_weight`` ...).
+    (``<block>.op.x_proj_weight`` ...). Shapes: ``x_proj_weight`` (K, R + 2N, D),
+    ``dt_projs_weight`` (K, D, R), ``dt_projs_bias`` (K, D), ``A_logs`` (K·D, N), ``Ds`` (K·D);
+    ``direction_axis=False`` (one direction only) drops the leading K of the first three, as
+    Spatial-Mamba stores them; :meth:`scan_map` needs the direction axis.
     """
 
     def __init__(
@@ -48,17 +52,24 @@ class SelectiveScanParams(nn.Module):
         dt_min: float = 0.001,
         dt_max: float = 0.1,
         dt_init_floor: float = 1e-4,
+        direction_axis: bool = True,
     ) -> None:
         super().__init__()
+        if not direction_axis and num_directions != 1:
+            raise ValueError(f"direction_axis=False holds one direction, got num_directions={num_directions}")
         K, D, R, N = num_directions, d_inner, dt_rank, d_state
         self.num_directions, self.d_inner, self.dt_rank, self.d_state = K, D, R, N
         # K independent nn.Linear(D, R + 2N, bias=False) default inits, stacked
         bound = 1 / math.sqrt(D)
-        self.x_proj_weight = nn.Parameter(torch.empty(K, R + 2 * N, D).uniform_(-bound, bound))
-        self.dt_projs_weight = nn.Parameter(torch.empty(K, D, R).uniform_(-(R**-0.5), R**-0.5))
-        self.dt_projs_bias = nn.Parameter(
-            torch.stack([_dt_bias(D, dt_min, dt_max, dt_init_floor) for _ in range(K)])
-        )
+        x_proj_weight = torch.empty(K, R + 2 * N, D).uniform_(-bound, bound)
+        # Mamba's Δ projection: weight U(±R^-0.5), bias the inverse softplus of a log-uniform Δ
+        dt_projs_weight = torch.empty(K, D, R).uniform_(-(R**-0.5), R**-0.5)
+        dt_projs_bias = torch.stack([_dt_bias(D, dt_min, dt_max, dt_init_floor) for _ in range(K)])
+        if not direction_axis:
+            x_proj_weight, dt_projs_weight, dt_projs_bias = x_proj_weight[0], dt_projs_weight[0], dt_projs_bias[0]
+        self.x_proj_weight = nn.Parameter(x_proj_weight)
+        self.dt_projs_weight = nn.Parameter(dt_projs_weight)
+        self.dt_projs_bias = nn.Parameter(dt_projs_bias)
         # A = -exp(A_logs) = -(1..N) for every channel, the S4D-real init
         self.A_logs = nn.Parameter(torch.log(torch.arange(1, N + 1, dtype=torch.float32)).repeat(K * D, 1))
         self.Ds = nn.Parameter(torch.ones(K * D))

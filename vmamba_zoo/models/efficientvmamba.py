@@ -27,14 +27,12 @@ from functools import partial
 import torch
 import torch.nn.functional as F
 from timm.layers import ClassifierHead, DropPath, calculate_drop_path_rates
-from timm.models import checkpoint_seq, generate_default_cfgs, register_model
+from timm.models import generate_default_cfgs, register_model
 from timm.models._efficientnet_blocks import InvertedResidual, SqueezeExcite
 from torch import Tensor, nn
 
-from ._base import init_linear_and_layernorm
-from ._checkpoint import build_model, load_pretrained_checkpoint
-from .vmamba import SS2D, PatchifyStem, PatchMerging2D, VMamba
-from .vmamba import _cfg as _vmamba_cfg
+from ._base import Stage, StagedModelMixin, build_model, init_linear_and_layernorm, zoo_cfg
+from .vmamba import SS2D, PatchifyStem, PatchMerging2D
 
 __all__ = ["EfficientVMamba", "EfficientVSSBlock", "checkpoint_filter_fn"]
 
@@ -103,36 +101,24 @@ def _inverted_residual(dim: int, drop_path: float, expand_ratio: float, se_ratio
     )
 
 
-class EfficientVMambaStage(nn.Module):
+class EfficientVMambaStage(Stage):
     """Optional downsample (PatchMerging2D) then blocks; channel-last in and out. Convolutional
     stages run their blocks on an NCHW view."""
 
     def __init__(self, downsample: nn.Module, blocks: list[nn.Module], channels_first: bool) -> None:
-        super().__init__()
-        self.downsample = downsample
-        self.blocks = nn.Sequential(*blocks)
+        super().__init__(downsample, blocks)
         self.channels_first = channels_first
-        self.grad_checkpointing = False
 
     def forward(self, x: Tensor) -> Tensor:
         x = self.downsample(x)
         if self.channels_first:
-            x = x.permute(0, 3, 1, 2)
-        if self.grad_checkpointing and not torch.jit.is_scripting():
-            x = checkpoint_seq(self.blocks, x)
-        else:
-            x = self.blocks(x)
-        if self.channels_first:
-            x = x.permute(0, 2, 3, 1)
-        return x
+            return self.forward_blocks(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
+        return self.forward_blocks(x)
 
 
-class EfficientVMamba(VMamba):
-    """EfficientVMamba classifier.
-
-    It shares VMamba's model interface (stem, ``stages``, final ``norm``, timm ``ClassifierHead``;
-    ``forward_intermediates``, pruning, classifier reset, grad checkpointing) and builds its own
-    stages, so it initialises ``nn.Module`` directly rather than VMamba's layer stack.
+class EfficientVMamba(StagedModelMixin, nn.Module):
+    """EfficientVMamba classifier: VMamba's stem, patch merging, final ``norm`` and timm
+    ``ClassifierHead`` around its own stages.
 
     Args:
         in_chans: input image channels.
@@ -164,7 +150,7 @@ class EfficientVMamba(VMamba):
         drop_rate: float = 0.0,
         drop_path_rate: float = 0.0,
     ) -> None:
-        nn.Module.__init__(self)
+        super().__init__()
         if len(dims) != len(depths):
             raise ValueError(f"dims {tuple(dims)} and depths {tuple(depths)} must have the same length")
         self.in_chans = in_chans
@@ -191,10 +177,6 @@ class EfficientVMamba(VMamba):
         self.norm = nn.LayerNorm(dims[-1])
         self.head = ClassifierHead(dims[-1], num_classes, pool_type=global_pool, drop_rate=drop_rate, input_fmt="NHWC")
         self.apply(init_linear_and_layernorm)  # VMamba's init
-
-    def load_pretrained(self, path: str) -> None:
-        """Load an original EfficientVMamba checkpoint (or one of ours); see ``checkpoint_filter_fn``."""
-        load_pretrained_checkpoint(self, path, checkpoint_filter_fn)
 
 
 def checkpoint_filter_fn(state_dict: dict[str, Tensor], model: EfficientVMamba) -> dict[str, Tensor]:
@@ -235,8 +217,10 @@ def checkpoint_filter_fn(state_dict: dict[str, Tensor], model: EfficientVMamba) 
     return out
 
 
+EfficientVMamba.checkpoint_filter_fn = staticmethod(checkpoint_filter_fn)
+
 _cfg = partial(
-    _vmamba_cfg,
+    zoo_cfg,
     first_conv="stem.conv",
     license="apache-2.0",
     paper_ids="arXiv:2403.09977",

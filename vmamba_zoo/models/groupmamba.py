@@ -4,7 +4,7 @@ Paper: "GroupMamba: Efficient Group-Based Visual State Space Model", Abdelrahman
 CVPR 2025 (arXiv:2407.13772). Original code and weights: https://github.com/Amshaker/GroupMamba
 (MIT licence). Registered: ``groupmamba_tiny``, ``groupmamba_small``, ``groupmamba_base``.
 
-Architecture (the released one, see ``groupmamba.md``): a BatchNorm/ReLU conv stem, four stages
+Architecture (the released one, upstream ``classification/models/groupmamba.py``): a BatchNorm/ReLU conv stem, four stages
 of blocks ``x + GroupMambaLayer(x)``, ``x + FFN(LN(x))`` (the FFN has a depthwise 3x3 conv), and a
 classifier that pools the stage-4 tokens, refines the pooled token with one more (token-wise)
 block and feeds it to two linear heads. The token mixer (the "Modulated Group Mamba" layer):
@@ -25,7 +25,7 @@ tuple ``(head, dist_head)`` the original returns in train mode, for a distillati
 
 FLOPs: ``count_flops(model)`` (fvcore on the eval-mode model with the selective-scan handle, as
 VMamba counts) gives 4.706 / 7.281 / 14.186 GFLOPs for T / S / B, the count of the authors' own
-code; the paper prints 4.5 / 7.0 / 14 without saying how it counted (``groupmamba.md`` §5).
+code; the paper prints 4.5 / 7.0 / 14 without saying how it counted.
 
 Layout: channel-last (batch, H, W, C) tensors everywhere; ``forward_features`` returns NHWC,
 ``forward_intermediates`` / ``features_only`` NCHW. Stage taps are the block outputs after the
@@ -40,18 +40,17 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 import torch
 import torch.nn.functional as F
-from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 from timm.layers import DropPath
-from timm.models import checkpoint_seq, generate_default_cfgs, register_model
-from timm.models._features import feature_take_indices
+from timm.models import generate_default_cfgs, register_model
 from torch import Tensor, nn
 
-from ._base import StagedModelMixin, init_linear_and_layernorm
-from ._checkpoint import build_model, load_pretrained_checkpoint, rename_prefixes
+from ..checkpoint import rename_prefixes
+from ._base import Stage, StagedModelMixin, build_model, init_linear_and_layernorm, zoo_cfg
 from ._layers import Linear, Mlp, conv2d_gelu
 from ._ssm import SelectiveScanParams, dt_rank_for, scan_stacked
 
@@ -211,7 +210,7 @@ class GroupMambaBlock(nn.Module):
         return x + self.drop_path(self.mlp(self.norm2(x)))
 
 
-class GroupMambaStage(nn.Module):
+class GroupMambaStage(Stage):
     """Optional downsample, ``depth`` blocks, optional LayerNorm (stages 1-3 of the original)."""
 
     def __init__(
@@ -224,20 +223,13 @@ class GroupMambaStage(nn.Module):
         norm: bool,
         drop_path: Sequence[float] = (),
     ) -> None:
-        super().__init__()
-        self.downsample = Downsample(in_dim, dim) if downsample else nn.Identity()
+        down = Downsample(in_dim, dim) if downsample else nn.Identity()
         rates = list(drop_path) or [0.0] * depth
-        self.blocks = nn.Sequential(*[GroupMambaBlock(dim, mlp_ratio, rates[i]) for i in range(depth)])
+        super().__init__(down, [GroupMambaBlock(dim, mlp_ratio, rates[i]) for i in range(depth)])
         self.norm = nn.LayerNorm(dim, eps=_BLOCK_EPS) if norm else nn.Identity()
-        self.grad_checkpointing = False
 
     def forward(self, x: Tensor) -> Tensor:
-        x = self.downsample(x)
-        if self.grad_checkpointing and not torch.jit.is_scripting():
-            x = checkpoint_seq(self.blocks, x)
-        else:
-            x = self.blocks(x)
-        return self.norm(x)
+        return self.norm(super().forward(x))
 
 
 class ClassBlock(nn.Module):
@@ -316,6 +308,11 @@ class GroupMamba(StagedModelMixin, nn.Module):
     """
 
     final_norm_pattern = r"^stages\.(\d+)\.norm"
+    # stages 1-3 end in their own LayerNorm (the original norm1..3); the stage-4 norm (the
+    # original norm4) sits in the head, which applies it after pooling and the class block
+    final_norm_path = "head.norm"
+    features_normed = False
+    stage_outputs_normed = True
 
     def __init__(
         self,
@@ -362,79 +359,15 @@ class GroupMamba(StagedModelMixin, nn.Module):
             if module.bias is not None:
                 nn.init.zeros_(module.bias)
 
-    def load_pretrained(self, path: str) -> None:
-        """Load an original GroupMamba release (or our own state dict) strictly and safely."""
-        load_pretrained_checkpoint(self, path, checkpoint_filter_fn)
-
     @torch.jit.ignore
     def set_distilled_training(self, enable: bool = True) -> None:
         """Train mode returns ``(head, dist_head)`` logits (as the original) instead of their mean."""
         self.head.distilled_training = enable
 
-    def forward_intermediates(
-        self,
-        x: Tensor,
-        indices: int | list[int] | None = None,
-        norm: bool = False,
-        stop_early: bool = False,
-        output_fmt: str = "NCHW",
-        intermediates_only: bool = False,
-    ) -> list[Tensor] | tuple[Tensor, list[Tensor]]:
-        """Stage outputs (stages 1-3 after their LayerNorm), as timm's contract defines.
-
-        Args:
-            x: Image batch (batch, in_chans, H, W), H and W divisible by 32.
-            indices: Last n stages if int, all if None, these stages if a sequence.
-            norm: Apply the classifier's LayerNorm (the original ``norm4``) to stage 4's output.
-            stop_early: Stop after the last requested stage.
-            output_fmt: ``'NCHW'`` or ``'NHWC'`` for the intermediates.
-            intermediates_only: Return only the intermediates.
-        """
-        if output_fmt not in ("NCHW", "NHWC"):
-            raise ValueError(f"output_fmt must be 'NCHW' or 'NHWC', got {output_fmt!r}")
-        self._check_input(x)
-        num_stages = len(self.stages)
-        take_indices, max_index = feature_take_indices(num_stages, indices)
-        stages = self.stages if torch.jit.is_scripting() or not stop_early else self.stages[: max_index + 1]
-
-        intermediates = []
-        x = self.stem(x)
-        for i, stage in enumerate(stages):
-            x = stage(x)
-            if i in take_indices:
-                feat = self.head.norm(x) if norm and i == len(self.feature_info) - 1 else x
-                intermediates.append(feat.permute(0, 3, 1, 2).contiguous() if output_fmt == "NCHW" else feat)
-        if intermediates_only:
-            return intermediates
-        return x, intermediates
-
-    def prune_intermediate_layers(
-        self, indices: int | list[int] = 1, prune_norm: bool = False, prune_head: bool = True
-    ) -> list[int]:
-        """Drop the stages (and head norm / head) not needed for ``indices``; returns the kept indices."""
-        take_indices, max_index = feature_take_indices(len(self.stages), indices)
-        prune_end = max_index < len(self.stages) - 1
-        self.stages = self.stages[: max_index + 1]
-        if prune_norm or prune_end:
-            self.head.norm = nn.Identity()
-        if prune_end:
-            self.num_features = self.head_hidden_size = self.feature_info[max_index]["num_chs"]
-        if prune_head or prune_end:
-            # no parameter may stay unused (DDP): the class block goes with the heads
-            self.head.post = nn.Identity()
-            self.reset_classifier(0, "")
-        return take_indices
-
-    def forward_features(self, x: Tensor) -> Tensor:
-        """(batch, in_chans, H, W) -> stage-4 tokens (batch, H/32, W/32, C), NHWC, not normed."""
-        self._check_input(x)
-        return self.stages(self.stem(x))
-
-    def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor | tuple[Tensor, Tensor]:
-        return self.head(x, pre_logits=pre_logits)
-
-    def forward(self, x: Tensor) -> Tensor | tuple[Tensor, Tensor]:
-        return self.forward_head(self.forward_features(x))
+    def _remove_head(self) -> None:
+        # no parameter may stay unused (DDP): the class block goes with the heads
+        self.head.post = nn.Identity()
+        self.reset_classifier(0, "")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -462,25 +395,18 @@ def checkpoint_filter_fn(state_dict: dict[str, Tensor], model: GroupMamba) -> di
     return rename_prefixes(state_dict, _ORIGINAL_KEYS)
 
 
-def _cfg(url: str = "", **kwargs: Any) -> dict[str, Any]:
-    return {
-        "url": url,
-        "num_classes": 1000,
-        "input_size": (3, 224, 224),
-        "pool_size": (7, 7),
-        "crop_pct": 0.875,
-        "interpolation": "bicubic",
-        "mean": IMAGENET_DEFAULT_MEAN,
-        "std": IMAGENET_DEFAULT_STD,
-        "first_conv": "stem.conv.0",
-        "classifier": ("head.fc", "head.fc_dist"),
-        "license": "mit",
-        "origin_url": "https://github.com/Amshaker/GroupMamba",
-        "paper_ids": "arXiv:2407.13772",
-        "paper_name": "GroupMamba: Efficient Group-Based Visual State Space Model",
-        "notes": ("EMA weights trained with hard distillation from RegNetY-16GF; output = mean of both heads",),
-        **kwargs,
-    }
+GroupMamba.checkpoint_filter_fn = staticmethod(checkpoint_filter_fn)
+
+_cfg = partial(
+    zoo_cfg,
+    first_conv="stem.conv.0",
+    classifier=("head.fc", "head.fc_dist"),
+    license="mit",
+    origin_url="https://github.com/Amshaker/GroupMamba",
+    paper_ids="arXiv:2407.13772",
+    paper_name="GroupMamba: Efficient Group-Based Visual State Space Model",
+    notes=("EMA weights trained with hard distillation from RegNetY-16GF; output = mean of both heads",),
+)
 
 
 _HF = "https://huggingface.co/Abdelrahman-shaker/"
@@ -491,8 +417,8 @@ default_cfgs = generate_default_cfgs({
     "groupmamba_base.in1k": _cfg(url=_HF + "GroupMamba-Base/resolve/main/groupmamba_base_ema.pth"),
 })
 
-# groupmamba.md §1.1. drop_path_rate is left to the caller (timm convention); the releases
-# were trained with 0.05.
+# The upstream groupmamba_{tiny,small,base} builders. drop_path_rate is left to the caller (timm
+# convention); the releases were trained with 0.05.
 _VARIANTS = {
     "groupmamba_tiny": dict(stem_hidden_dim=32, embed_dims=(64, 128, 348, 448), depths=(3, 4, 9, 3)),
     "groupmamba_small": dict(stem_hidden_dim=64, embed_dims=(64, 128, 348, 512), depths=(3, 4, 16, 3)),

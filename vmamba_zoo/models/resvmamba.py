@@ -20,7 +20,7 @@ original's hard-coded ``cuda:0``.
 
 ``features_only`` / ``forward_intermediates`` tap each stage's output (before the next downsample)
 with the skips applied, using the fixed projections; the original repository's detection backbone
-has no skip path at all (resvmamba.md §8), so this is our design, not a port.
+has no skip path at all, so this is our design, not a port.
 """
 
 from __future__ import annotations
@@ -31,13 +31,11 @@ from collections.abc import Iterator, Sequence
 
 import torch
 import torch.nn.functional as F
-from timm.models import checkpoint_seq, generate_default_cfgs, register_model
+from timm.models import generate_default_cfgs, register_model
 from torch import Tensor, nn
 
-from ._checkpoint import build_model, load_pretrained_checkpoint
-from .vmamba import _VARIANTS as _VMAMBA_VARIANTS
-from .vmamba import VMamba, _cfg
-from .vmamba import checkpoint_filter_fn as _vmamba_checkpoint_filter_fn
+from ._base import build_model, zoo_cfg
+from .vmamba import VARIANT_ARGS, VMamba
 
 __all__ = ["ResVMamba", "ResidualProjection", "checkpoint_filter_fn"]
 
@@ -123,10 +121,6 @@ class ResVMamba(VMamba):
             module.bias = bias.detach().to(module.bias.device, module.bias.dtype).clone()
             module.redraw_per_call = False
 
-    def load_pretrained(self, path: str) -> None:
-        """Load the released ``ckpt_epoch_166.pth`` (or a Vanilla-VMamba-S / our own state dict)."""
-        load_pretrained_checkpoint(self, path, checkpoint_filter_fn)
-
     def _stage_outputs(self, x: Tensor, stages: nn.Sequential) -> Iterator[Tensor]:
         # the skip of stage k starts at its (downsampled) input and joins stage k+1's input
         skip = None
@@ -135,10 +129,7 @@ class ResVMamba(VMamba):
             if skip is not None:
                 x = x + skip
             skip = self.residual_projections[k](x) if k < len(self.residual_projections) else None
-            if stage.grad_checkpointing and not torch.jit.is_scripting():
-                x = checkpoint_seq(stage.blocks, x)
-            else:
-                x = stage.blocks(x)
+            x = stage.forward_blocks(x)
             yield x
 
     def prune_intermediate_layers(
@@ -150,10 +141,11 @@ class ResVMamba(VMamba):
 
 
 def checkpoint_filter_fn(state_dict: dict[str, Tensor], model: ResVMamba) -> dict[str, Tensor]:
-    """The Vanilla-VMamba key mapping, plus the released head's policy: the training code trained
-    a 1000-way head even for CNFOOD-241 (resvmamba.md §6.3), of which a 241-class model keeps
-    rows 0-240 (class i = CNFOOD-241 folder ``%03d``)."""
-    state_dict = _vmamba_checkpoint_filter_fn(state_dict, model)
+    """The Vanilla-VMamba key mapping, plus the released head's policy: the training code trains
+    a 1000-way head even for CNFOOD-241 (the upstream ``data/build.py`` sets ``MODEL.NUM_CLASSES``
+    to the class count of its default ``imagenet`` dataset setting), of which a 241-class model
+    keeps rows 0-240 (class i = CNFOOD-241 folder ``%03d``)."""
+    state_dict = VMamba.checkpoint_filter_fn(state_dict, model)
     head = state_dict.get("head.fc.weight")
     num_classes = model.num_classes
     if head is not None and num_classes == 241 and head.shape[0] == 1000:
@@ -163,9 +155,11 @@ def checkpoint_filter_fn(state_dict: dict[str, Tensor], model: ResVMamba) -> dic
     return state_dict
 
 
+ResVMamba.checkpoint_filter_fn = staticmethod(checkpoint_filter_fn)
+
 default_cfgs = generate_default_cfgs(
     {
-        "resvmamba_small.cnfood241": _cfg(
+        "resvmamba_small.cnfood241": zoo_cfg(
             url="https://huggingface.co/ms57rd/Res-VMamba/resolve/main/ckpt_epoch_166.pth",
             num_classes=241,
             first_conv="stem.conv",
@@ -182,4 +176,4 @@ default_cfgs = generate_default_cfgs(
 @register_model
 def resvmamba_small(pretrained: bool = False, **kwargs) -> ResVMamba:
     """Res-VMamba-S on CNFOOD-241: Vanilla VMamba-S + stage skips (43.83M params, 11.27 GFLOPs)."""
-    return build_model(ResVMamba, "resvmamba_small", pretrained, **{**_VMAMBA_VARIANTS["vmamba_small_v0"], **kwargs})
+    return build_model(ResVMamba, "resvmamba_small", pretrained, **{**VARIANT_ARGS["vmamba_small_v0"], **kwargs})

@@ -5,7 +5,7 @@ Chaodong Xiao, Minghan Li et al., ICLR 2025 (arXiv:2410.15091). Original code an
 https://github.com/EdwardChasel/Spatial-Mamba (Apache-2.0). Registered: ``spatialmamba_tiny``,
 ``spatialmamba_small``, ``spatialmamba_base``.
 
-Architecture (``spatialmamba.md``): MLLA's BatchNorm/ReLU conv stem and inverted-bottleneck
+Architecture (upstream ``classification/models/spatialmamba.py``): MLLA's BatchNorm/ReLU conv stem and inverted-bottleneck
 downsampling, four stages of blocks ``x + cpe1(x)``, ``x + SSM(LN(x))``, ``x + cpe2(x)``,
 ``x + MLP(LN(x))`` (cpe = residual depthwise 3x3 conv), LayerNorm, average pool, linear head.
 The token mixer (:class:`StructureAwareSSM`) runs ONE row-major selective scan with d_state 1 but
@@ -38,25 +38,24 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 import torch
 import torch.nn.functional as F
-from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 from timm.layers import ClassifierHead, DropPath
-from timm.models import checkpoint_seq, generate_default_cfgs, register_model
+from timm.models import generate_default_cfgs, register_model
 from torch import Tensor, nn
 
+from ..checkpoint import rename_prefixes
 from ..ops import selective_scan_states, state_fusion
-from ._base import StagedModelMixin, init_linear_and_layernorm
-from ._checkpoint import build_model, load_pretrained_checkpoint, rename_prefixes
+from ._base import Stage, StagedModelMixin, build_model, init_linear_and_layernorm, zoo_cfg
 from ._layers import Linear, Mlp
-from ._ssm import _dt_bias, dt_rank_for
+from ._ssm import SelectiveScanParams, dt_rank_for
 
 __all__ = ["SpatialMamba", "StructureAwareSSM", "StateFusion", "checkpoint_filter_fn"]
 
 _FUSION_DILATIONS = (1, 3, 5)
-_FUSION_SIZE = 2 * _FUSION_DILATIONS[-1] + 1  # the merged kernel: 11x11
 
 
 class ConvNormAct(nn.Module):
@@ -83,8 +82,9 @@ class ConvNormAct(nn.Module):
         return self.act(self.norm(self.conv(x)))
 
     def forward_pointwise_nhwc(self, x: Tensor) -> Tensor:
-        """The same layer, for a 1x1 conv, on (batch, H, W, C): one GEMM over the pixels
-        (measured 3-4x faster on CPU than oneDNN's 1x1 convolution of the NCHW view)."""
+        """The same layer, for a 1x1 conv, on (batch, H, W, C): one GEMM over the pixels, which
+        reads the channel-last memory in place (on CPU faster than oneDNN's 1x1 convolution of the
+        NCHW view)."""
         if self.conv.kernel_size != (1, 1) or self.conv.stride != (1, 1) or self.conv.groups != 1:
             raise RuntimeError("forward_pointwise_nhwc needs a 1x1, stride-1, dense conv")
         x = F.linear(x, self.conv.weight.flatten(1), self.conv.bias)
@@ -161,7 +161,7 @@ class StateFusion(nn.Module):
         return state_fusion(h, weight, _FUSION_DILATIONS, backend="torch" if self.training else "auto")
 
 
-class StructureAwareSSM(nn.Module):
+class StructureAwareSSM(SelectiveScanParams):
     """Spatial-Mamba's token mixer on (batch, H, W, C): gated single-direction SSM whose hidden
     states are fused spatially before the output projection C (keys as the original).
 
@@ -173,19 +173,11 @@ class StructureAwareSSM(nn.Module):
     """
 
     def __init__(self, dim: int, d_state: int = 1, expand: int = 2, dt_rank: int | None = None) -> None:
-        super().__init__()
         if d_state != 1:
             raise ValueError(f"structure-aware state fusion needs d_state=1, got {d_state}")
-        D, R = expand * dim, dt_rank or dt_rank_for(dim)
-        self.d_inner, self.dt_rank, self.d_state = D, R, d_state
-        # nn.Linear(D, R + 2N, bias=False) and Mamba's Δ projection inits, as the original
-        self.x_proj_weight = nn.Parameter(torch.empty(R + 2 * d_state, D).uniform_(-(D**-0.5), D**-0.5))
-        self.dt_projs_weight = nn.Parameter(torch.empty(D, R).uniform_(-(R**-0.5), R**-0.5))
-        self.dt_projs_bias = nn.Parameter(_dt_bias(D, 0.001, 0.1, 1e-4))
-        self.A_logs = nn.Parameter(torch.log(torch.arange(1, d_state + 1, dtype=torch.float32)).repeat(D, 1))
-        self.Ds = nn.Parameter(torch.ones(D))
-        self.A_logs._no_weight_decay = True
-        self.Ds._no_weight_decay = True
+        D = expand * dim
+        # one row-major direction, stored without the direction axis as the original does
+        super().__init__(1, D, dt_rank or dt_rank_for(dim), d_state, direction_axis=False)
         self.in_proj = Linear(dim, 2 * D, bias=False)
         self.conv2d = nn.Conv2d(D, D, 3, padding=1, groups=D)
         self.state_fusion = StateFusion(D)
@@ -232,7 +224,7 @@ class SpatialMambaBlock(nn.Module):
         return x + self.drop_path(self.mlp(self.ln_2(x)))
 
 
-class SpatialMambaStage(nn.Module):
+class SpatialMambaStage(Stage):
     """Optional downsample from ``in_dim``, then ``depth`` blocks."""
 
     def __init__(
@@ -244,17 +236,9 @@ class SpatialMambaStage(nn.Module):
         drop_path: Sequence[float] = (),
         **block_kwargs: Any,
     ) -> None:
-        super().__init__()
-        self.downsample = Downsample(in_dim, dim) if downsample else nn.Identity()
+        down = Downsample(in_dim, dim) if downsample else nn.Identity()
         rates = list(drop_path) or [0.0] * depth
-        self.blocks = nn.Sequential(*[SpatialMambaBlock(dim, drop_path=rates[i], **block_kwargs) for i in range(depth)])
-        self.grad_checkpointing = False
-
-    def forward(self, x: Tensor) -> Tensor:
-        x = self.downsample(x)
-        if self.grad_checkpointing and not torch.jit.is_scripting():
-            return checkpoint_seq(self.blocks, x)
-        return self.blocks(x)
+        super().__init__(down, [SpatialMambaBlock(dim, drop_path=rates[i], **block_kwargs) for i in range(depth)])
 
 
 class SpatialMamba(StagedModelMixin, nn.Module):
@@ -314,21 +298,6 @@ class SpatialMamba(StagedModelMixin, nn.Module):
         self.head = ClassifierHead(dims[-1], num_classes, pool_type=global_pool, drop_rate=drop_rate, input_fmt="NHWC")
         self.apply(init_linear_and_layernorm)  # Spatial-Mamba's init
 
-    def load_pretrained(self, path: str) -> None:
-        """Load an original Spatial-Mamba release (or our own state dict) strictly and safely."""
-        load_pretrained_checkpoint(self, path, checkpoint_filter_fn)
-
-    def forward_features(self, x: Tensor) -> Tensor:
-        """(batch, in_chans, H, W) -> final normed features (batch, H/32, W/32, C), NHWC."""
-        self._check_input(x)
-        return self.norm(self.stages(self.stem(x)))
-
-    def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
-        return self.head(x, pre_logits=pre_logits)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.forward_head(self.forward_features(x))
-
 
 # ---------------------------------------------------------------------------------------------
 # Checkpoints
@@ -352,24 +321,16 @@ def checkpoint_filter_fn(state_dict: dict[str, Tensor], model: SpatialMamba) -> 
     return rename_prefixes(state_dict, _ORIGINAL_KEYS)
 
 
-def _cfg(url: str = "", **kwargs: Any) -> dict[str, Any]:
-    return {
-        "url": url,
-        "num_classes": 1000,
-        "input_size": (3, 224, 224),
-        "pool_size": (7, 7),
-        "crop_pct": 0.875,
-        "interpolation": "bicubic",
-        "mean": IMAGENET_DEFAULT_MEAN,
-        "std": IMAGENET_DEFAULT_STD,
-        "first_conv": "stem.conv1.conv",
-        "classifier": "head.fc",
-        "license": "apache-2.0",
-        "origin_url": "https://github.com/EdwardChasel/Spatial-Mamba",
-        "paper_ids": "arXiv:2410.15091",
-        "paper_name": "Spatial-Mamba: Effective Visual State Space Models via Structure-Aware State Fusion",
-        **kwargs,
-    }
+SpatialMamba.checkpoint_filter_fn = staticmethod(checkpoint_filter_fn)
+
+_cfg = partial(
+    zoo_cfg,
+    first_conv="stem.conv1.conv",
+    license="apache-2.0",
+    origin_url="https://github.com/EdwardChasel/Spatial-Mamba",
+    paper_ids="arXiv:2410.15091",
+    paper_name="Spatial-Mamba: Effective Visual State Space Models via Structure-Aware State Fusion",
+)
 
 
 def _drive(file_id: str) -> str:
@@ -388,8 +349,8 @@ default_cfgs = generate_default_cfgs({
     "spatialmamba_base.in1k": _cfg(url=_drive("1k8dHp2QRCOqBSgAi36YkhZp_O8LqOPjM"), notes=(_DRIVE_NOTE, _FLOPS_NOTE)),
 })
 
-# spatialmamba.md §1.1. drop_path_rate is left to the caller (timm convention); the releases were
-# trained with 0.2 / 0.3 / 0.5.
+# The upstream classification/configs/spatialmamba/*.yaml. drop_path_rate is left to the caller
+# (timm convention); the releases were trained with 0.2 / 0.3 / 0.5.
 _VARIANTS = {
     "spatialmamba_tiny": dict(depths=(2, 4, 8, 4), dims=64),
     "spatialmamba_small": dict(depths=(2, 4, 21, 5), dims=64),

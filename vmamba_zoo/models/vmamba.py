@@ -13,9 +13,10 @@ Two generations are registered, both loading the released ``.pth`` files unchang
 
 Layout: every block works channel-last, on (batch, H, W, C) tensors, so norms and projections
 are plain ``nn.LayerNorm`` / ``nn.Linear`` (our ``Linear`` / ``Mlp`` subclasses, with a oneDNN
-fast path for CPU inference; measured faster on CPU than VMamba's channel-first 1x1 convs with
-permuting LayerNorm2d); only the depthwise / strided convs see an NCHW view of the same memory. ``forward_features`` returns NHWC (``output_fmt``), ``features_only`` and
-``forward_intermediates`` return NCHW.
+fast path for CPU inference) rather than VMamba's channel-first 1x1 convs with permuting
+LayerNorm2d, which cost a copy per norm on CPU; only the depthwise / strided convs see an NCHW
+view of the same memory. ``forward_features`` returns NHWC (``output_fmt``), ``features_only``
+and ``forward_intermediates`` return NCHW.
 
 Reusable blocks (stable names and constructor signatures; other families import them):
 
@@ -36,15 +37,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from functools import partial
+
 import torch
 import torch.nn.functional as F
-from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 from timm.layers import ClassifierHead, DropPath
-from timm.models import checkpoint_seq, generate_default_cfgs, register_model
+from timm.models import generate_default_cfgs, register_model
 from torch import Tensor, nn
 
-from ._base import StagedModelMixin, init_linear_and_layernorm
-from ._checkpoint import build_model, load_pretrained_checkpoint
+from ._base import Stage, StagedModelMixin, build_model, init_linear_and_layernorm, zoo_cfg
 from ._layers import Linear, Mlp
 from ._ssm import SelectiveScanParams, dt_rank_for
 
@@ -57,6 +58,7 @@ __all__ = [
     "VMamba",
     "VSSBlock",
     "VSSStage",
+    "VARIANT_ARGS",
     "checkpoint_filter_fn",
 ]
 
@@ -227,7 +229,7 @@ class ConvDownsample(nn.Module):
 _DOWNSAMPLERS = {"merge": PatchMerging2D, "conv": ConvDownsample}
 
 
-class VSSStage(nn.Module):
+class VSSStage(Stage):
     """One resolution stage on NHWC: optional downsample (``'merge'`` / ``'conv'``) from
     ``in_dim`` to ``dim``, then ``depth`` :class:`VSSBlock` s."""
 
@@ -241,22 +243,13 @@ class VSSStage(nn.Module):
         norm_eps: float = 1e-5,
         **block_kwargs: Any,
     ) -> None:
-        super().__init__()
         if downsample is None:
-            self.downsample = nn.Identity()
+            down = nn.Identity()
         else:
-            self.downsample = _DOWNSAMPLERS[downsample](in_dim, dim, norm_eps=norm_eps)
+            down = _DOWNSAMPLERS[downsample](in_dim, dim, norm_eps=norm_eps)
         rates = [drop_path] * depth if isinstance(drop_path, (int, float)) else list(drop_path)
-        self.blocks = nn.Sequential(
-            *[VSSBlock(dim, drop_path=rates[i], norm_eps=norm_eps, **block_kwargs) for i in range(depth)]
-        )
-        self.grad_checkpointing = False
-
-    def forward(self, x: Tensor) -> Tensor:
-        x = self.downsample(x)
-        if self.grad_checkpointing and not torch.jit.is_scripting():
-            return checkpoint_seq(self.blocks, x)
-        return self.blocks(x)
+        blocks = [VSSBlock(dim, drop_path=rates[i], norm_eps=norm_eps, **block_kwargs) for i in range(depth)]
+        super().__init__(down, blocks)
 
 
 class VMamba(StagedModelMixin, nn.Module):
@@ -345,24 +338,6 @@ class VMamba(StagedModelMixin, nn.Module):
         )
         self.apply(init_linear_and_layernorm)  # VMamba's init
 
-    def load_pretrained(self, path: str) -> None:
-        """Load an original VMamba release (or our own state dict) strictly and safely."""
-        load_pretrained_checkpoint(self, path, checkpoint_filter_fn)
-
-    def forward_features(self, x: Tensor) -> Tensor:
-        """(batch, in_chans, H, W) -> final normed features (batch, H/32, W/32, C), NHWC."""
-        self._check_input(x)
-        out = None
-        for out in self._stage_outputs(self.stem(x), self.stages):  # keep the last stage's output
-            pass
-        return self.norm(out)
-
-    def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
-        return self.head(x, pre_logits=pre_logits)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.forward_head(self.forward_features(x))
-
 
 # ---------------------------------------------------------------------------------------------
 # Checkpoints
@@ -428,24 +403,16 @@ def checkpoint_filter_fn(state_dict: dict[str, Tensor], model: VMamba) -> dict[s
     return out
 
 
-def _cfg(url: str = "", **kwargs: Any) -> dict[str, Any]:
-    return {
-        "url": url,
-        "num_classes": 1000,
-        "input_size": (3, 224, 224),
-        "pool_size": (7, 7),
-        "crop_pct": 0.875,
-        "interpolation": "bicubic",
-        "mean": IMAGENET_DEFAULT_MEAN,
-        "std": IMAGENET_DEFAULT_STD,
-        "first_conv": "stem.conv1",
-        "classifier": "head.fc",
-        "license": "mit",
-        "origin_url": "https://github.com/MzeroMiko/VMamba",
-        "paper_ids": "arXiv:2401.10166",
-        "paper_name": "VMamba: Visual State Space Model",
-        **kwargs,
-    }
+VMamba.checkpoint_filter_fn = staticmethod(checkpoint_filter_fn)
+
+_cfg = partial(
+    zoo_cfg,
+    first_conv="stem.conv1",
+    license="mit",
+    origin_url="https://github.com/MzeroMiko/VMamba",
+    paper_ids="arXiv:2401.10166",
+    paper_name="VMamba: Visual State Space Model",
+)
 
 
 _RELEASES = "https://github.com/MzeroMiko/VMamba/releases/download/"
@@ -469,12 +436,14 @@ default_cfgs = generate_default_cfgs({
 })
 
 
-# Architecture of each generation and variant (vmamba.md §1.2). drop_path_rate is left to the
-# caller (timm convention); the papers trained with 0.2 / 0.3 / 0.6 (v0-B, s2l15-B) / 0.5 (s1l20-B).
+# Architecture of each generation and variant (the upstream classification/configs/vssm/*.yaml).
+# drop_path_rate is left to the caller (timm convention); the papers trained with 0.2 / 0.3 /
+# 0.6 (v0-B, s2l15-B) / 0.5 (s1l20-B).
 _V0_ARGS = dict(d_state=16, ssm_ratio=2.0, ssm_conv_bias=True, gated=True, mlp_ratio=0.0,
                 stem="patchify", downsample="merge")
 _V2_ARGS = dict(d_state=1, ssm_conv_bias=False, gated=False, mlp_ratio=4.0, stem="conv", downsample="conv")
-_VARIANTS = {
+# public: Res-VMamba is vmamba_small_v0's architecture plus its skips
+VARIANT_ARGS = {
     "vmamba_tiny_v0": dict(_V0_ARGS, depths=(2, 2, 9, 2), dims=96),
     "vmamba_small_v0": dict(_V0_ARGS, depths=(2, 2, 27, 2), dims=96),
     "vmamba_base_v0": dict(_V0_ARGS, depths=(2, 2, 27, 2), dims=128),
@@ -489,7 +458,7 @@ _VARIANTS = {
 
 def _create_vmamba(variant: str, pretrained: bool = False, arch: str | None = None, **kwargs: Any) -> VMamba:
     """Build ``variant`` with the architecture of ``arch`` (default: the variant itself)."""
-    return build_model(VMamba, variant, pretrained, **{**_VARIANTS[arch or variant], **kwargs})
+    return build_model(VMamba, variant, pretrained, **{**VARIANT_ARGS[arch or variant], **kwargs})
 
 
 @register_model

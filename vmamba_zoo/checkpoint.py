@@ -7,23 +7,38 @@ that; if the file holds other objects it unpickles them as inert placeholders (n
 no ``__setstate__`` or ``__reduce__`` code of theirs ever runs), keeping only what torch's
 weights-only loader itself allows as real objects.
 
-Families hook in through timm's ``custom_load``: :func:`build_model` marks every pretrained source
-as custom so that timm calls ``model.load_pretrained(path)``, which each family implements with
-:func:`load_pretrained_checkpoint` and its own ``checkpoint_filter_fn``.
+Every consumer goes through this module: timm's pretrained path (each zoo model's
+``load_pretrained``, which timm calls for every pretrained source), the MMEngine backbones and
+classifiers (``vmamba_zoo.mm``). A model converts the original key names with the
+``checkpoint_filter_fn`` its class names; :func:`load_pretrained_checkpoint` applies it.
+:func:`local_file` is the one rule for a checkpoint given as a path or a URL.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import pickle
 import re
 import types
+import urllib.parse
+import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 
 import torch
 from timm.models import adapt_input_conv
-from timm.models import build_model_with_cfg
 from torch import nn
+
+__all__ = [
+    "CheckpointMismatchError",
+    "extract_state_dict",
+    "load_checkpoint_file",
+    "load_pretrained_checkpoint",
+    "load_state_dict_strict",
+    "local_file",
+    "rename_prefixes",
+    "summarise_keys",
+]
 
 _STATE_DICT_KEYS = ("model", "state_dict", "model_ema", "state_dict_ema")
 
@@ -137,7 +152,9 @@ def rename_prefixes(
     return out
 
 
-def _summarise(keys: list[str], limit: int = 20) -> str:
+def summarise_keys(keys: Sequence[str], limit: int = 20) -> str:
+    """The first ``limit`` keys, comma-separated, and how many more there are (error messages)."""
+    keys = list(keys)
     shown = ", ".join(keys[:limit])
     return shown + (f", ... ({len(keys) - limit} more)" if len(keys) > limit else "")
 
@@ -158,11 +175,11 @@ def load_state_dict_strict(
     if missing or unexpected or misshaped:
         lines = [f"checkpoint does not fit {type(model).__name__}:"]
         if missing:
-            lines.append(f"  missing keys ({len(missing)}): {_summarise(missing)}")
+            lines.append(f"  missing keys ({len(missing)}): {summarise_keys(missing)}")
         if unexpected:
-            lines.append(f"  unexpected keys ({len(unexpected)}): {_summarise(unexpected)}")
+            lines.append(f"  unexpected keys ({len(unexpected)}): {summarise_keys(unexpected)}")
         if misshaped:
-            lines.append(f"  mis-shaped keys ({len(misshaped)}): {_summarise(misshaped)}")
+            lines.append(f"  mis-shaped keys ({len(misshaped)}): {summarise_keys(misshaped)}")
         raise CheckpointMismatchError("\n".join(lines))
     model.load_state_dict(state_dict, strict=False)
 
@@ -170,12 +187,17 @@ def load_state_dict_strict(
 def load_pretrained_checkpoint(
     model: nn.Module,
     path: str | os.PathLike,
-    filter_fn: Callable[[dict, nn.Module], dict],
+    filter_fn: Callable[[dict, nn.Module], dict] | None = None,
     key: str | None = None,
 ) -> None:
     """Load an original (or our own) checkpoint into ``model`` the way timm's pretrained
     loading would: filter/remap keys, adapt the first conv to ``in_chans``, drop the classifier
-    when the model's class count differs, and fail loudly on anything else that does not fit."""
+    when the model's class count differs, and fail loudly on anything else that does not fit.
+
+    ``filter_fn`` defaults to the ``checkpoint_filter_fn`` the model's class names (every zoo
+    model has one); a model without one (timm's own) takes the keys as they are."""
+    if filter_fn is None:
+        filter_fn = getattr(model, "checkpoint_filter_fn", None) or _keys_as_they_are
     state_dict = filter_fn(extract_state_dict(load_checkpoint_file(path), key), model)
     cfg = getattr(model, "pretrained_cfg", None) or {}
     allow_missing: tuple[str, ...] = ()
@@ -204,11 +226,36 @@ def load_pretrained_checkpoint(
     load_state_dict_strict(model, state_dict, allow_missing)
 
 
-def build_model(model_cls: type[nn.Module], variant: str, pretrained: bool = False, **kwargs) -> nn.Module:
-    """timm's ``build_model_with_cfg`` with the zoo's conventions: pretrained weights always go
-    through ``model.load_pretrained`` (safe, strict, original formats) and ``features_only``
-    gives NCHW maps of the four stages."""
-    overlay = dict(kwargs.pop("pretrained_cfg_overlay", None) or {})
-    overlay["custom_load"] = True
-    kwargs.setdefault("feature_cfg", dict(feature_cls="getter", out_indices=(0, 1, 2, 3)))
-    return build_model_with_cfg(model_cls, variant, pretrained, pretrained_cfg_overlay=overlay, **kwargs)
+def _keys_as_they_are(state_dict: dict[str, torch.Tensor], model: nn.Module) -> dict[str, torch.Tensor]:
+    return state_dict
+
+
+def local_file(path_or_url: str | os.PathLike) -> str:
+    """A local file for a checkpoint named by a path or a URL.
+
+    A path (no URL scheme) is returned as it is, ``~`` expanded; ``file://`` URLs name a local
+    path too. ``http://`` and ``https://`` URLs are downloaded once, into
+    ``<torch hub dir>/checkpoints/vmamba_zoo/<hash of the URL>/<file name>``, so that two URLs
+    ending in the same file name never share a cached file. Any other scheme is a ValueError.
+    """
+    text = os.fspath(path_or_url)
+    parsed = urllib.parse.urlparse(text)
+    scheme = parsed.scheme.lower()
+    if not scheme or (len(scheme) == 1 and os.name == "nt"):  # a path (or a Windows drive letter)
+        return os.path.expanduser(text)
+    if scheme == "file":
+        if parsed.netloc not in ("", "localhost"):
+            raise ValueError(f"file:// URLs must name a local file (no host), got {text!r}")
+        return urllib.request.url2pathname(parsed.path)
+    if scheme not in ("http", "https"):
+        raise ValueError(
+            f"checkpoint {text!r}: unsupported URL scheme {parsed.scheme!r} (use a local path, file://, http:// "
+            "or https://)"
+        )
+    filename = os.path.basename(urllib.parse.unquote(parsed.path)) or "checkpoint"
+    url_hash = hashlib.sha256(text.encode()).hexdigest()[:16]
+    local = os.path.join(torch.hub.get_dir(), "checkpoints", "vmamba_zoo", url_hash, filename)
+    if not os.path.isfile(local):
+        os.makedirs(os.path.dirname(local), exist_ok=True)
+        torch.hub.download_url_to_file(text, local, progress=True)  # writes a temporary file, then renames
+    return local
