@@ -26,6 +26,16 @@ from ..checkpoint import load_pretrained_checkpoint
 TOTAL_STRIDE = 32  # every family downsamples 4x in the stem and 2x in each of three stages
 
 
+def stage_dims(dims: int | Sequence[int], depths: Sequence[int]) -> list[int]:
+    """Stage widths: ``dims`` itself, or for an int the first width, doubled per stage."""
+    if isinstance(dims, int):
+        dims = [dims * 2**i for i in range(len(depths))]
+    dims = list(dims)
+    if len(dims) != len(depths):
+        raise ValueError(f"dims ({len(dims)}) and depths ({len(depths)}) must have the same length")
+    return dims
+
+
 def init_linear_and_layernorm(module: nn.Module) -> None:
     """The families' common init (``model.apply``): Linear trunc-normal(0.02) with zero bias,
     LayerNorm ones / zeros. Everything else (convs, the raw scan Parameters) keeps its own."""

@@ -45,7 +45,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from timm.layers import DropPath
+from timm.layers import DropPath, calculate_drop_path_rates
 from timm.models import generate_default_cfgs, register_model
 from torch import Tensor, nn
 
@@ -335,14 +335,13 @@ class GroupMamba(StagedModelMixin, nn.Module):
         self.num_features = self.head_hidden_size = embed_dims[-1]
 
         self.stem = Stem(in_chans, stem_hidden_dim, embed_dims[0])
-        rates = torch.linspace(0, drop_path_rate, sum(depths)).tolist()
+        rates = calculate_drop_path_rates(drop_path_rate, list(depths), stagewise=True)  # linear over all blocks
         stages, self.feature_info = [], []
         last = len(depths) - 1
         for i, depth in enumerate(depths):
-            start = sum(depths[:i])
             stages.append(GroupMambaStage(
                 embed_dims[max(i - 1, 0)], embed_dims[i], depth, mlp_ratios[i],
-                downsample=i > 0, norm=i < last, drop_path=rates[start:start + depth],
+                downsample=i > 0, norm=i < last, drop_path=rates[i],
             ))
             self.feature_info.append(dict(num_chs=embed_dims[i], reduction=4 * 2**i, module=f"stages.{i}"))
         self.stages = nn.Sequential(*stages)

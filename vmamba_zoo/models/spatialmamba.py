@@ -43,13 +43,13 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from timm.layers import ClassifierHead, DropPath
+from timm.layers import ClassifierHead, DropPath, calculate_drop_path_rates
 from timm.models import generate_default_cfgs, register_model
 from torch import Tensor, nn
 
 from ..checkpoint import rename_prefixes
 from ..ops import selective_scan_states, state_fusion
-from ._base import Stage, StagedModelMixin, build_model, init_linear_and_layernorm, zoo_cfg
+from ._base import Stage, StagedModelMixin, build_model, init_linear_and_layernorm, stage_dims, zoo_cfg
 from ._layers import Linear, Mlp
 from ._ssm import SelectiveScanParams, dt_rank_for
 
@@ -273,23 +273,18 @@ class SpatialMamba(StagedModelMixin, nn.Module):
         drop_path_rate: float = 0.0,
     ) -> None:
         super().__init__()
-        if isinstance(dims, int):
-            dims = [dims * 2**i for i in range(len(depths))]
-        dims = list(dims)
-        if len(dims) != len(depths):
-            raise ValueError(f"dims ({len(dims)}) and depths ({len(depths)}) must have the same length")
+        dims = stage_dims(dims, depths)
         self.in_chans = in_chans
         self.num_classes = num_classes
         self.output_fmt = "NHWC"
         self.num_features = self.head_hidden_size = dims[-1]
 
         self.stem = Stem(in_chans, dims[0])
-        rates = torch.linspace(0, drop_path_rate, sum(depths)).tolist()
+        rates = calculate_drop_path_rates(drop_path_rate, list(depths), stagewise=True)  # linear over all blocks
         stages, self.feature_info = [], []
         for i, depth in enumerate(depths):
-            start = sum(depths[:i])
             stages.append(SpatialMambaStage(
-                dims[max(i - 1, 0)], dims[i], depth, downsample=i > 0, drop_path=rates[start:start + depth],
+                dims[max(i - 1, 0)], dims[i], depth, downsample=i > 0, drop_path=rates[i],
                 mlp_ratio=mlp_ratio, d_state=d_state,
             ))
             self.feature_info.append(dict(num_chs=dims[i], reduction=4 * 2**i, module=f"stages.{i}"))

@@ -41,11 +41,11 @@ from functools import partial
 
 import torch
 import torch.nn.functional as F
-from timm.layers import ClassifierHead, DropPath
+from timm.layers import ClassifierHead, DropPath, calculate_drop_path_rates
 from timm.models import generate_default_cfgs, register_model
 from torch import Tensor, nn
 
-from ._base import Stage, StagedModelMixin, build_model, init_linear_and_layernorm, zoo_cfg
+from ._base import Stage, StagedModelMixin, build_model, init_linear_and_layernorm, stage_dims, zoo_cfg
 from ._layers import Linear, Mlp
 from ._ssm import SelectiveScanParams, dt_rank_for
 
@@ -298,12 +298,7 @@ class VMamba(StagedModelMixin, nn.Module):
             raise ValueError(f"stem must be 'patchify' or 'conv', got {stem!r}")
         if downsample not in _DOWNSAMPLERS:
             raise ValueError(f"downsample must be one of {sorted(_DOWNSAMPLERS)}, got {downsample!r}")
-        num_stages = len(depths)
-        if isinstance(dims, int):
-            dims = [dims * 2**i for i in range(num_stages)]
-        dims = list(dims)
-        if len(dims) != num_stages:
-            raise ValueError(f"dims ({len(dims)}) and depths ({num_stages}) must have the same length")
+        dims = stage_dims(dims, depths)
         self.in_chans = in_chans
         self.num_classes = num_classes
         self.drop_rate = drop_rate
@@ -313,7 +308,8 @@ class VMamba(StagedModelMixin, nn.Module):
         stem_cls = PatchifyStem if stem == "patchify" else ConvStem
         self.stem = stem_cls(in_chans, dims[0], norm_eps=norm_eps)
 
-        rates = torch.linspace(0, drop_path_rate, sum(depths)).tolist()
+        # linear over all blocks, split by stage
+        rates = calculate_drop_path_rates(drop_path_rate, list(depths), stagewise=True)
         block_kwargs = dict(
             d_state=d_state, ssm_ratio=ssm_ratio, dt_rank=dt_rank, conv_bias=ssm_conv_bias, gated=gated,
             mlp_ratio=mlp_ratio,
@@ -321,11 +317,10 @@ class VMamba(StagedModelMixin, nn.Module):
         stages, self.feature_info = [], []
         reduction = 4
         for i, depth in enumerate(depths):
-            start = sum(depths[:i])
             stages.append(VSSStage(
                 dims[max(i - 1, 0)], dims[i], depth,
                 downsample=downsample if i > 0 else None,
-                drop_path=rates[start:start + depth],
+                drop_path=rates[i],
                 norm_eps=norm_eps,
                 **block_kwargs,
             ))
