@@ -7,7 +7,7 @@ compare it with timm's baselines in the same run.
     python tools/benchmark.py --model convnext_atto resnet18 --metrics params,flops,throughput
 
 Progress goes to stderr; the result goes to ``--out`` (or stdout) in ``--format``; with ``--out``
-the table is printed as well. How every number is measured: ``vmamba_zoo/benchmark.py``.
+the table is printed as well. How every number is measured: ``vmamba_zoo/benchmark/measure.py``.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="timm model names; shell wildcards are expanded ('vmamba_*')")
     parser.add_argument("--baselines", nargs="?", const="all", default=None, metavar="SIZES",
                         help="add timm's baselines: all (default) or a comma list of "
-                             f"{', '.join(benchmark.BASELINES)}")
+                             f"{', '.join(benchmark.BASELINE_SIZES)}")
     parser.add_argument("--reference", default=None, metavar="NAME",
                         help="model the 'x ref' column divides by (default: Swin-T if measured)")
     parser.add_argument("-b", "--batch-size", type=int, default=8)

@@ -65,7 +65,7 @@ def _measured_lines(name: str, records: Sequence[dict]) -> list[str] | None:
     if not mine:
         return None
     r = mine[-1]
-    spread = benchmark._spread(r, "throughput")
+    spread = benchmark.format_spread(r, "throughput")
     lines = [
         f"- CPU inference throughput: **{r['throughput']:.1f} img/s**{spread} (batch "
         f"{r['batch_size']}, {r['img_size']}x{r['img_size']}, {r['dtype']}, {r['threads']} threads, "
@@ -86,7 +86,7 @@ def _measured_lines(name: str, records: Sequence[dict]) -> list[str] | None:
         ratio = r["throughput"] / swin[-1]["throughput"]
         lines.append(f"- Same run, timm's Swin-T: {swin[-1]['throughput']:.1f} img/s "
                      f"(this model: {ratio:.2f}x)")
-    nearest = benchmark._nearest_equal_flops(r, records)
+    nearest = benchmark.nearest_equal_flops(r, records)
     if nearest is not None and nearest["model"] != _SWIN_T:
         lines.append(f"- Same run, the Swin / ConvNeXt of nearest FLOPs, timm's {nearest['model']}: "
                      f"{nearest['throughput']:.1f} img/s (this model: "
