@@ -1,5 +1,5 @@
-"""tools/benchmark.py and vmamba_zoo.benchmark: the measuring logic, the CLI contract of api.md
-(keys, formats), and the reports. Runs on timm's tiny test models; no wall-clock thresholds."""
+"""tools/benchmark.py and vmamba_zoo.benchmark: the measuring logic, the record keys and output
+formats, and the reports. Runs on timm's tiny test models; no wall-clock thresholds."""
 
 from __future__ import annotations
 
@@ -34,6 +34,9 @@ def _load_tool(name: str):
         (dict(batch_size=0), "batch_size must be at least 1"),
         (dict(threads=0), "threads must be at least 1"),
         (dict(device="mps"), "device must be cpu or cuda"),
+        (dict(device="bogus"), "device must be cpu or cuda"),
+        (dict(metrics=()), "no metric given"),
+        (dict(img_size=0), "img_size must be at least 1"),
     ],
 )
 def test_settings_reject_bad_values(kwargs, message):
@@ -106,7 +109,7 @@ def test_cpu_peak_memory_sees_the_allocations_of_the_step():
         b = torch.empty(size, dtype=torch.uint8)
         del a, b
 
-    peak = benchmark._cpu_allocation_high_water(step)
+    peak = benchmark.cpu_allocation_high_water(step)
     assert 2 * size <= peak < 3 * size
 
 
@@ -132,6 +135,10 @@ def test_baselines_are_timm_models_with_published_top1():
     assert benchmark.baseline_models("small,base")[0] == "swin_small_patch4_window7_224"
     with pytest.raises(ValueError, match="unknown baseline size"):
         benchmark.baseline_models("huge")
+    with pytest.raises(ValueError, match="no baseline size"):
+        benchmark.baseline_models("")
+    # one list: every baseline the benchmark runs has its published record, and nothing more
+    assert set(benchmark.baseline_models("all")) == set(published.BASELINES)
 
 
 def test_zoo_models_are_exactly_our_registrations():

@@ -7,7 +7,9 @@ compare it with timm's baselines in the same run.
     python tools/benchmark.py --model convnext_atto resnet18 --metrics params,flops,throughput
 
 Progress goes to stderr; the result goes to ``--out`` (or stdout) in ``--format``; with ``--out``
-the table is printed as well. How every number is measured: ``vmamba_zoo/benchmark.py``.
+the table is printed as well, before the file and the figure are written. Every argument (and
+that ``--out`` / ``--plot`` can be written) is checked before the first model is built. How every
+number is measured: ``vmamba_zoo/benchmark/measure.py``.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from vmamba_zoo import benchmark  # noqa: E402  (after the path set-up; imports vmamba_zoo first)
+from vmamba_zoo.cli import ArgumentError, check_output_file, fail  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -27,7 +30,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="timm model names; shell wildcards are expanded ('vmamba_*')")
     parser.add_argument("--baselines", nargs="?", const="all", default=None, metavar="SIZES",
                         help="add timm's baselines: all (default) or a comma list of "
-                             f"{', '.join(benchmark.BASELINES)}")
+                             f"{', '.join(benchmark.BASELINE_SIZES)}")
     parser.add_argument("--reference", default=None, metavar="NAME",
                         help="model the 'x ref' column divides by (default: Swin-T if measured)")
     parser.add_argument("-b", "--batch-size", type=int, default=8)
@@ -50,7 +53,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--out", default=None, metavar="FILE")
     parser.add_argument("--plot", default=None, metavar="FILE",
                         help="draw the metric against FLOPs and published top-1 (matplotlib)")
-    parser.add_argument("--plot-metric", default="throughput", choices=["throughput", "latency"])
+    parser.add_argument("--plot-metric", default="throughput", choices=list(benchmark.PLOT_METRICS))
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
     args = parser.parse_args(argv)
     if not args.model and args.baselines is None:
@@ -58,42 +61,72 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def _metrics(text: str) -> tuple[str, ...]:
+    if text.strip() == "all":
+        return benchmark.METRICS
+    return tuple(m.strip() for m in text.split(",") if m.strip())
+
+
+def _check(args: argparse.Namespace) -> tuple[benchmark.Settings, list[str]]:
+    """The settings and model names, with every argument checked (``ValueError`` otherwise)."""
+    settings = benchmark.Settings(
+        batch_size=args.batch_size, img_size=args.img_size, device=args.device,
+        dtype=args.dtype, channels_last=args.channels_last, threads=args.threads,
+        heap_malloc=not args.default_malloc,
+        metrics=_metrics(args.metrics), warmup=args.warmup, repeats=args.repeats,
+        min_repeat_time=args.min_repeat_time,
+    )
+    names = benchmark.expand_model_names(args.model)
+    if args.baselines is not None:
+        names += [n for n in benchmark.baseline_models(args.baselines) if n not in names]
+    if args.reference is not None and args.reference not in names:
+        raise ArgumentError(f"--reference {args.reference} is not one of the measured models")
+    if args.reference is not None and "throughput" not in settings.metrics:
+        raise ArgumentError("--reference compares throughput: add throughput to --metrics")
+    if args.out:
+        check_output_file(args.out, "--out")
+    if args.plot:
+        if args.out and os.path.abspath(args.plot) == os.path.abspath(args.out):
+            raise ArgumentError(f"--plot and --out are the same file ({args.out})")
+        if args.plot_metric not in settings.metrics:
+            raise ArgumentError(
+                f"--plot draws {args.plot_metric}: add it to --metrics (or set --plot-metric)"
+            )
+        benchmark.check_plot_file(args.plot)
+        check_output_file(args.plot, "--plot")
+    return settings, names
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    metrics = benchmark.METRICS if args.metrics == "all" else tuple(
-        m.strip() for m in args.metrics.split(",") if m.strip()
-    )
     try:
-        settings = benchmark.Settings(
-            batch_size=args.batch_size, img_size=args.img_size, device=args.device,
-            dtype=args.dtype, channels_last=args.channels_last, threads=args.threads,
-            heap_malloc=not args.default_malloc,
-            metrics=metrics, warmup=args.warmup, repeats=args.repeats,
-            min_repeat_time=args.min_repeat_time,
-        )
-        names = benchmark.expand_model_names(args.model)
-        if args.baselines is not None:
-            names += [n for n in benchmark.baseline_models(args.baselines) if n not in names]
+        settings, names = _check(args)
     except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return fail(exc)
 
     progress = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
     records = benchmark.run(names, settings, progress)
 
-    formatter = benchmark.FORMATTERS[args.format]
-    text = formatter(records, args.reference) if args.format == "table" else formatter(records)
-    if args.out:
-        with open(args.out, "w") as f:
-            f.write(text)
-        print(benchmark.format_table(records, args.reference), end="")
-        print(f"wrote {args.out}", file=sys.stderr)
+    # the table first: whatever fails below, the measurements are on the screen
+    table = benchmark.format_table(records, args.reference)
+    if args.out or args.format == "table":
+        print(table, end="", flush=True)
     else:
-        print(text, end="")
-    if args.plot:
-        benchmark.plot(records, args.plot, args.plot_metric)
-        print(f"wrote {args.plot}", file=sys.stderr)
-    return 1 if any(r["error"] for r in records) else 0
+        print(benchmark.FORMATTERS[args.format](records), end="", flush=True)
+    status = 1 if any(r["error"] for r in records) else 0
+    try:
+        if args.out:
+            text = table if args.format == "table" else benchmark.FORMATTERS[args.format](records)
+            with open(args.out, "w") as f:
+                f.write(text)
+            print(f"wrote {args.out}", file=sys.stderr)
+        if args.plot:
+            benchmark.plot(records, args.plot, args.plot_metric)
+            print(f"wrote {args.plot}", file=sys.stderr)
+    except (OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return status
 
 
 if __name__ == "__main__":

@@ -9,6 +9,8 @@ Segmentors are traced in ``mode='tensor'`` (the decode head's logits; the auxili
 run). Detectors are traced in mmdet's ``mode='tensor'`` (as mmdet's own get_flops.py does): RPN
 proposals from randomly initialised weights, so the head part can differ slightly from a count
 made with trained weights on real images; the backbone part does not depend on the weights.
+A bad argument (a missing config, a non-positive --shape, --backbone-only on a model without a
+backbone) is one line on stderr and exit status 2.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) 
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
+from vmamba_zoo.cli import ArgumentError, fail  # noqa: E402
 from vmamba_zoo.flops import count_flops  # noqa: E402
 from vmamba_zoo.mm.runner import add_common_args, load_config  # noqa: E402
 
@@ -63,14 +66,21 @@ def build_model(cfg) -> nn.Module:
     return revert_sync_batchnorm(MODELS.build(cfg.model)).eval()
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="FLOPs of a model from an MMEngine config")
     parser.add_argument("config", help="config file")
     parser.add_argument("--shape", type=int, nargs=2, metavar=("H", "W"), help="input height and width")
     parser.add_argument("--backbone-only", action="store_true", help="count the backbone alone")
     add_common_args(parser)
-    args = parser.parse_args()
-    cfg = load_config(args)
+    args = parser.parse_args(argv)
+    try:
+        if args.shape is not None and min(args.shape) < 1:
+            raise ArgumentError(f"--shape H W must be positive, got {args.shape[0]} {args.shape[1]}")
+        cfg = load_config(args, writes_work_dir=False)
+        if args.backbone_only and "backbone" not in cfg.model:
+            raise ArgumentError(f"--backbone-only: the model of {args.config} has no backbone")
+    except ArgumentError as exc:
+        return fail(exc)
     scope = cfg.get("default_scope", "mmengine")
     height, width = args.shape or DEFAULT_SHAPES.get(scope, (224, 224))
     model = build_model(cfg)
@@ -87,7 +97,8 @@ def main() -> None:
         # the auxiliary head only trains; mmseg's get_flops.py reports params without it
         without = params - sum(p.numel() for p in auxiliary.parameters())
         print(f"{part} params without the auxiliary head: {without / 1e6:.3f} M ({without})")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

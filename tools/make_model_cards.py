@@ -27,6 +27,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
 from vmamba_zoo import benchmark, published  # noqa: E402  (imports vmamba_zoo: registers models)
+from vmamba_zoo.cli import ArgumentError, check_input_file, check_output_dir, fail  # noqa: E402
 
 CARDS_DIR = os.path.join(REPO, "model_cards")
 MEASURED_BEGIN = "<!-- measured:begin (tools/benchmark.py output; not checked by the tests) -->"
@@ -65,7 +66,7 @@ def _measured_lines(name: str, records: Sequence[dict]) -> list[str] | None:
     if not mine:
         return None
     r = mine[-1]
-    spread = benchmark._spread(r, "throughput")
+    spread = benchmark.format_spread(r, "throughput")
     lines = [
         f"- CPU inference throughput: **{r['throughput']:.1f} img/s**{spread} (batch "
         f"{r['batch_size']}, {r['img_size']}x{r['img_size']}, {r['dtype']}, {r['threads']} threads, "
@@ -86,7 +87,7 @@ def _measured_lines(name: str, records: Sequence[dict]) -> list[str] | None:
         ratio = r["throughput"] / swin[-1]["throughput"]
         lines.append(f"- Same run, timm's Swin-T: {swin[-1]['throughput']:.1f} img/s "
                      f"(this model: {ratio:.2f}x)")
-    nearest = benchmark._nearest_equal_flops(r, records)
+    nearest = benchmark.nearest_equal_flops(r, records)
     if nearest is not None and nearest["model"] != _SWIN_T:
         lines.append(f"- Same run, the Swin / ConvNeXt of nearest FLOPs, timm's {nearest['model']}: "
                      f"{nearest['throughput']:.1f} img/s (this model: "
@@ -261,13 +262,19 @@ def card_path(name: str, cards_dir: str = CARDS_DIR) -> str:
 
 
 def read_records(paths: Sequence[str]) -> list[dict]:
+    """The records of ``tools/benchmark.py --format json`` files (``ArgumentError`` naming the file
+    when one is missing or is not such a file)."""
     records: list[dict] = []
     for path in paths:
-        with open(path) as f:
-            data = json.load(f)
-        if not isinstance(data, list):
-            raise ValueError(f"{path}: expected a list of benchmark records (tools/benchmark.py "
-                             f"--format json), got {type(data).__name__}")
+        check_input_file(path, "--benchmark-json")
+        try:
+            with open(path) as f:
+                data = json.load(f)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ArgumentError(f"--benchmark-json {path} is not JSON ({exc})") from None
+        if not isinstance(data, list) or not all(isinstance(r, dict) and "model" in r for r in data):
+            raise ArgumentError(f"--benchmark-json {path}: expected a list of benchmark records "
+                                "(tools/benchmark.py --format json)")
         records += data
     return records
 
@@ -285,11 +292,17 @@ def main(argv: list[str] | None = None) -> int:
 
     registered = benchmark.zoo_models()
     names = args.model if args.model is not None else registered
-    unknown = [n for n in names if n not in registered]
-    if unknown:
-        print(f"error: not registered by vmamba_zoo: {', '.join(unknown)}", file=sys.stderr)
-        return 2
-    records = read_records(args.benchmark_json)
+    try:
+        if not names:
+            raise ArgumentError("--model needs at least one name" if args.model is not None
+                                else "no vmamba_zoo model is registered; no card to write")
+        unknown = [n for n in names if n not in registered]
+        if unknown:
+            raise ArgumentError(f"not registered by vmamba_zoo: {', '.join(unknown)}")
+        records = read_records(args.benchmark_json)
+        check_output_dir(args.out_dir, "--out-dir")
+    except ArgumentError as exc:
+        return fail(exc)
     os.makedirs(args.out_dir, exist_ok=True)
     for name in names:
         path = card_path(name, args.out_dir)
@@ -304,8 +317,6 @@ def main(argv: list[str] | None = None) -> int:
             if file.endswith(".md") and file[:-3] not in registered:
                 os.remove(os.path.join(args.out_dir, file))
                 print(f"removed {file} (no longer registered)")
-    if not registered:
-        print("no vmamba_zoo model is registered yet; no card written", file=sys.stderr)
     return 0
 
 

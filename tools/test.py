@@ -1,6 +1,9 @@
 """Evaluate a checkpoint with any MMEngine config (detection, segmentation, classification).
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--cfg-options k=v ...] [--tta]
+
+The config, the checkpoint, --tta and the work dir are checked before anything is built: a bad
+argument is one line on stderr and exit status 2.
 """
 
 from __future__ import annotations
@@ -11,30 +14,41 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # run from a clone
 
-from vmamba_zoo.mm.runner import add_common_args, build_runner, load_config  # noqa: E402
+from vmamba_zoo.cli import ArgumentError, fail  # noqa: E402
+from vmamba_zoo.mm.runner import (  # noqa: E402
+    add_common_args,
+    build_runner,
+    check_checkpoint_argument,
+    load_config,
+)
 
 
-def parse_args() -> argparse.Namespace:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Test a checkpoint with an MMEngine config")
     parser.add_argument("config", help="config file")
     parser.add_argument("checkpoint", help="checkpoint file (ours, or the authors' downstream release)")
     parser.add_argument("--tta", action="store_true", help="test-time augmentation (tta_model, tta_pipeline)")
     add_common_args(parser)
-    return parser.parse_args()
+    return parser.parse_args(argv)
 
 
-def main() -> None:
-    args = parse_args()
-    cfg = load_config(args)
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        check_checkpoint_argument(args.checkpoint, "checkpoint")
+        cfg = load_config(args)
+        if args.tta and ("tta_model" not in cfg or "tta_pipeline" not in cfg):
+            raise ArgumentError(f"--tta: {args.config} defines no tta_model / tta_pipeline")
+    except ArgumentError as exc:
+        return fail(exc)
     cfg.load_from = args.checkpoint
     if args.tta:
-        if "tta_model" not in cfg or "tta_pipeline" not in cfg:
-            raise ValueError(f"{args.config} defines no tta_model / tta_pipeline")
         cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
         cfg.tta_model.module = cfg.model
         cfg.model = cfg.tta_model
     build_runner(cfg).test()
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -2,6 +2,9 @@
 
     python tools/train.py CONFIG [--work-dir DIR] [--cfg-options k=v ...] [--resume [CKPT]] [--amp]
     bash tools/dist_train.sh CONFIG NGPUS [same options]
+
+The config, a --resume checkpoint and the work dir are checked before anything is built: a bad
+argument is one line on stderr and exit status 2.
 """
 
 from __future__ import annotations
@@ -12,10 +15,16 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # run from a clone
 
-from vmamba_zoo.mm.runner import add_common_args, build_runner, load_config  # noqa: E402
+from vmamba_zoo.cli import ArgumentError, fail  # noqa: E402
+from vmamba_zoo.mm.runner import (  # noqa: E402
+    add_common_args,
+    build_runner,
+    check_checkpoint_argument,
+    load_config,
+)
 
 
-def parse_args() -> argparse.Namespace:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Train a model from an MMEngine config")
     parser.add_argument("config", help="config file")
     parser.add_argument(
@@ -24,12 +33,17 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--amp", action="store_true", help="automatic mixed precision (AmpOptimWrapper)")
     add_common_args(parser)
-    return parser.parse_args()
+    return parser.parse_args(argv)
 
 
-def main() -> None:
-    args = parse_args()
-    cfg = load_config(args)
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        if args.resume not in (None, "auto"):
+            check_checkpoint_argument(args.resume, "--resume checkpoint")
+        cfg = load_config(args)
+    except ArgumentError as exc:
+        return fail(exc)
     if args.amp:
         cfg.optim_wrapper.type = "AmpOptimWrapper"
         cfg.optim_wrapper.loss_scale = "dynamic"
@@ -38,7 +52,8 @@ def main() -> None:
     elif args.resume is not None:
         cfg.resume, cfg.load_from = True, args.resume
     build_runner(cfg).train()
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

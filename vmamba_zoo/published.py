@@ -1,9 +1,11 @@
 """The numbers the original authors published, each with its source.
 
 This is data, read by ``tools/make_model_cards.py`` (the model cards) and ``tools/benchmark.py``
-(``--plot``: throughput against published top-1). Nothing here is measured by us: params and FLOPs
-under ``reference_*`` were obtained by running the authors' own code (see the family specs),
-the rest is copied from the authors' README tables or papers, with the URL it came from.
+(``--baselines``: which timm models, by size class; ``--plot``: throughput against published
+top-1). Nothing here is measured by us: params and FLOPs
+under ``reference_*`` were obtained by running the authors' own code (their model classes, counted
+with fvcore at 224², batch 1); the rest is copied from the authors' README tables or papers, with
+the URL it came from.
 """
 
 from __future__ import annotations
@@ -74,7 +76,7 @@ class PublishedModel:
     config: str  # one-line architecture summary (depths, widths, scan settings)
     classification: tuple[Classification, ...] = ()
     downstream: tuple[Downstream, ...] = ()
-    reference_params: int | None = None  # authors' code, counted by the family spec
+    reference_params: int | None = None  # authors' code, parameter elements
     reference_gflops: float | None = None  # authors' code, fvcore MACs at 224², batch 1
     published_throughput: str = ""  # the authors' own speed claim, with its hardware
     notes: tuple[str, ...] = field(default=())
@@ -508,32 +510,20 @@ _RESVMAMBA_MODELS = (
     ),
 )
 
-# Baselines of ``tools/benchmark.py --baselines``: timm's own models, with the top-1 that their
-# papers (or the official repositories) report for ImageNet-1K training at 224².
+# The baselines of ``tools/benchmark.py --baselines``: timm's own models, grouped by the size class
+# of ours they are compared with, each with the ImageNet-1K top-1 (224²) that its paper or official
+# repository reports.
 _SWIN = "https://github.com/microsoft/Swin-Transformer/blob/main/README.md"
 _CONVNEXT = "https://github.com/facebookresearch/ConvNeXt/blob/main/README.md"
 _MAMBAOUT = "https://github.com/yuweihao/MambaOut/blob/main/README.md"
-BASELINES: dict[str, PublishedModel] = {
-    model.name: model
-    for model in (
+BASELINES_BY_SIZE: dict[str, tuple[PublishedModel, ...]] = {
+    "tiny": (
         PublishedModel("swin_tiny_patch4_window7_224", "swin", "Swin-T", "",
                        (Classification(81.2, _SWIN, params_m=28, gflops=4.5),)),
-        PublishedModel("swin_small_patch4_window7_224", "swin", "Swin-S", "",
-                       (Classification(83.2, _SWIN, params_m=50, gflops=8.7),)),
-        PublishedModel("swin_base_patch4_window7_224", "swin", "Swin-B", "",
-                       (Classification(83.5, _SWIN, params_m=88, gflops=15.4),)),
         PublishedModel("convnext_tiny", "convnext", "ConvNeXt-T", "",
                        (Classification(82.1, _CONVNEXT, params_m=28, gflops=4.5),)),
-        PublishedModel("convnext_small", "convnext", "ConvNeXt-S", "",
-                       (Classification(83.1, _CONVNEXT, params_m=50, gflops=8.7),)),
-        PublishedModel("convnext_base", "convnext", "ConvNeXt-B", "",
-                       (Classification(83.8, _CONVNEXT, params_m=89, gflops=15.4),)),
         PublishedModel("mambaout_tiny", "mambaout", "MambaOut-T", "",
                        (Classification(82.7, _MAMBAOUT, params_m=26.5, gflops=4.5),)),
-        PublishedModel("mambaout_small", "mambaout", "MambaOut-S", "",
-                       (Classification(84.1, _MAMBAOUT, params_m=48.5, gflops=9.0),)),
-        PublishedModel("mambaout_base", "mambaout", "MambaOut-B", "",
-                       (Classification(84.2, _MAMBAOUT, params_m=84.8, gflops=15.8),)),
         PublishedModel("resnet50", "resnet", "ResNet-50 (A1)", "",
                        (Classification(80.4, "https://arxiv.org/abs/2110.00476",
                                        note="ResNet strikes back, procedure A1 (timm's default "
@@ -546,7 +536,27 @@ BASELINES: dict[str, PublishedModel] = {
                                        gflops=4.6, note="DeiT-S, ImageNet-1K only; timm's default "
                                                         "vit_small weights are ImageNet-21K "
                                                         "pre-trained"),)),
-    )
+    ),
+    "small": (
+        PublishedModel("swin_small_patch4_window7_224", "swin", "Swin-S", "",
+                       (Classification(83.2, _SWIN, params_m=50, gflops=8.7),)),
+        PublishedModel("convnext_small", "convnext", "ConvNeXt-S", "",
+                       (Classification(83.1, _CONVNEXT, params_m=50, gflops=8.7),)),
+        PublishedModel("mambaout_small", "mambaout", "MambaOut-S", "",
+                       (Classification(84.1, _MAMBAOUT, params_m=48.5, gflops=9.0),)),
+    ),
+    "base": (
+        PublishedModel("swin_base_patch4_window7_224", "swin", "Swin-B", "",
+                       (Classification(83.5, _SWIN, params_m=88, gflops=15.4),)),
+        PublishedModel("convnext_base", "convnext", "ConvNeXt-B", "",
+                       (Classification(83.8, _CONVNEXT, params_m=89, gflops=15.4),)),
+        PublishedModel("mambaout_base", "mambaout", "MambaOut-B", "",
+                       (Classification(84.2, _MAMBAOUT, params_m=84.8, gflops=15.8),)),
+    ),
+}
+# The same baselines by timm name.
+BASELINES: dict[str, PublishedModel] = {
+    model.name: model for group in BASELINES_BY_SIZE.values() for model in group
 }
 
 MODELS: dict[str, PublishedModel] = {
@@ -557,7 +567,7 @@ MODELS: dict[str, PublishedModel] = {
     )
 }
 
-# timm names that are other names of a model above (api.md: the paper's final models).
+# timm names that are other names of a model above: the paper's final model of each size.
 ALIASES: dict[str, str] = {
     "vmamba_tiny": "vmamba_tiny_s1l8",
     "vmamba_small": "vmamba_small_s2l15",
@@ -569,7 +579,7 @@ def family_of(name: str) -> Family | None:
     """The family a zoo timm name belongs to (by its name), or None."""
     # Longest key first: "resvmamba_..." and "efficientvmamba_..." also contain "vmamba".
     for key in sorted(FAMILIES, key=len, reverse=True):
-        if name.startswith(key + "_") or name.startswith("test_" + key):
+        if name.startswith(key + "_"):
             return FAMILIES[key]
     return None
 

@@ -1,41 +1,81 @@
 """What ``tools/train.py``, ``tools/test.py`` and ``tools/get_flops.py`` share: reading any
 MMEngine config (mmdet, mmseg, mmpretrain) with its ``custom_imports``, the command-line
-overrides, and MMEngine's pytorch launcher on machines without CUDA."""
+overrides, the checks of those arguments before any work starts, and MMEngine's pytorch launcher
+on machines without CUDA."""
 
 from __future__ import annotations
 
 import argparse
 import os
 
+from vmamba_zoo.cli import ArgumentError, check_input_file, check_output_dir
+
+# what torchrun sets and MMEngine's pytorch launcher reads (LOCAL_RANK also comes from --local-rank)
+_TORCHRUN_VARIABLES = ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
+
 
 def add_common_args(parser: argparse.ArgumentParser) -> None:
     from mmengine.config import DictAction
 
+    class KeyValueAction(DictAction):
+        """MMEngine's ``key=value`` parsing, with argparse's error (not a traceback) for a pair
+        without ``=``."""
+
+        def __call__(self, parser, namespace, values, option_string=None):
+            bad = [value for value in values if "=" not in value]
+            if bad:
+                parser.error(f"{option_string} takes key=value pairs, got {' '.join(bad)}")
+            super().__call__(parser, namespace, values, option_string)
+
     parser.add_argument("--work-dir", help="where logs and checkpoints go (default: work_dirs/<config name>)")
     parser.add_argument(
-        "--cfg-options", nargs="+", action=DictAction, default=None,
+        "--cfg-options", nargs="+", action=KeyValueAction, default=None,
         help="override config entries, key=value (e.g. train_dataloader.batch_size=4)",
     )
     parser.add_argument("--launcher", choices=["none", "pytorch", "slurm", "mpi"], default="none")
     parser.add_argument("--local_rank", "--local-rank", type=int, default=0)
 
 
-def load_config(args: argparse.Namespace):
+def check_checkpoint_argument(path: str, what: str) -> None:
+    """A local checkpoint file must exist; a URL (``scheme://...``) is left to MMEngine's loaders."""
+    if "://" not in path:
+        check_input_file(path, what)
+
+
+def load_config(args: argparse.Namespace, writes_work_dir: bool = True):
     """Read ``args.config`` (importing its ``custom_imports``), then apply --cfg-options,
-    --launcher and --work-dir (default ``work_dirs/<config name>``)."""
+    --launcher and --work-dir (default ``work_dirs/<config name>``). A missing or unreadable
+    config, bad --cfg-options, a --launcher without its environment or (``writes_work_dir``) a
+    work dir that cannot be written is an ``ArgumentError``."""
     from mmengine.config import Config
 
     from .checkpoint import allow_mmengine_checkpoint_objects
 
+    check_input_file(args.config, "config")
+    if args.launcher == "pytorch":
+        missing = [name for name in _TORCHRUN_VARIABLES if name not in os.environ]
+        if missing:
+            raise ArgumentError(
+                f"--launcher pytorch runs under torchrun (tools/dist_train.sh), which sets "
+                f"{', '.join(missing)}"
+            )
     os.environ.setdefault("LOCAL_RANK", str(args.local_rank))
-    cfg = Config.fromfile(args.config)
+    try:
+        cfg = Config.fromfile(args.config)
+    except Exception as exc:  # a syntax error, a missing base file, a failing custom import...
+        raise ArgumentError(f"config {args.config} cannot be read: {type(exc).__name__}: {exc}") from None
     if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+        try:
+            cfg.merge_from_dict(args.cfg_options)
+        except Exception as exc:
+            raise ArgumentError(f"--cfg-options cannot be applied: {type(exc).__name__}: {exc}") from None
     cfg.launcher = args.launcher
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get("work_dir") is None:
         cfg.work_dir = os.path.join("work_dirs", os.path.splitext(os.path.basename(args.config))[0])
+    if writes_work_dir:
+        check_output_dir(cfg.work_dir, "--work-dir")
     allow_mmengine_checkpoint_objects()  # also for configs that do not import vmamba_zoo.mm
     if args.launcher == "pytorch":
         setup_cpu_distributed(cfg)

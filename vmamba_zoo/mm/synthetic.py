@@ -1,5 +1,8 @@
-"""Small runnable versions of the repository's detection and segmentation configs on the
-built-in synthetic data (``vmamba_zoo.data``): what ``make demo`` and the end-to-end tests train.
+"""MMEngine configs on the built-in synthetic data (``vmamba_zoo.data``): ``use_synthetic_coco`` /
+``use_synthetic_ade20k`` point any mmdet / mmseg config at the synthetic sets, and
+``synthetic_detection_config`` / ``synthetic_segmentation_config`` are small runnable versions of
+the repository's detection and segmentation configs: what ``make demo`` and the end-to-end tests
+train.
 
 The recipe is the real config's (model type, heads, optimizer); the backbone keeps its family
 and generation but is shrunk (``depths``/``dims``), images are small and the schedule is short.
@@ -12,11 +15,107 @@ from pathlib import Path
 
 from mmengine.config import Config
 
-from vmamba_zoo.data import use_synthetic_ade20k, use_synthetic_coco
+from vmamba_zoo.data.scenes import CLASSES, PALETTE
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
 DETECTION_CONFIG = "detection/vmamba/mask-rcnn_vmamba-tiny-s1l8_fpn_1x_coco.py"
 SEGMENTATION_CONFIG = "segmentation/vmamba/upernet_vmamba-tiny-s1l8_4xb4-160k_ade20k-512x512.py"
+
+
+def use_synthetic_coco(cfg, root: str, img_scale: tuple[int, int] = (128, 128), batch_size: int = 2) -> None:
+    """Point an mmdet config (Mask R-CNN or RetinaNet style, a ``mmengine.Config``) at the set
+    written by :func:`vmamba_zoo.data.make_synthetic_coco`: datasets, small-image pipelines,
+    evaluators and the heads' class count. ``img_scale`` is (width, height) as mmdet's
+    ``Resize`` takes it."""
+    with_mask = "mask_head" in cfg.model.get("roi_head", {})
+    metainfo = dict(classes=CLASSES, palette=PALETTE)
+    train_pipeline = [
+        dict(type="LoadImageFromFile"),
+        dict(type="LoadAnnotations", with_bbox=True, with_mask=with_mask),
+        dict(type="Resize", scale=img_scale, keep_ratio=True),
+        dict(type="RandomFlip", prob=0.5),
+        dict(type="PackDetInputs"),
+    ]
+    test_pipeline = [
+        dict(type="LoadImageFromFile"),
+        dict(type="Resize", scale=img_scale, keep_ratio=True),
+        dict(type="LoadAnnotations", with_bbox=True, with_mask=with_mask),
+        dict(type="PackDetInputs", meta_keys=("img_id", "img_path", "ori_shape", "img_shape", "scale_factor")),
+    ]
+
+    def dataset(split: str, pipeline: list, test_mode: bool) -> dict:
+        return dict(
+            type="CocoDataset", data_root=root, ann_file=f"annotations/instances_{split}.json",
+            data_prefix=dict(img=f"{split}/"), metainfo=metainfo, pipeline=pipeline, test_mode=test_mode,
+            filter_cfg=None if test_mode else dict(filter_empty_gt=True, min_size=4), backend_args=None,
+        )
+
+    cfg.train_dataloader = dict(
+        batch_size=batch_size, num_workers=0, persistent_workers=False,
+        sampler=dict(type="DefaultSampler", shuffle=True), batch_sampler=dict(type="AspectRatioBatchSampler"),
+        dataset=dataset("train", train_pipeline, False),
+    )
+    cfg.val_dataloader = dict(
+        batch_size=1, num_workers=0, persistent_workers=False, drop_last=False,
+        sampler=dict(type="DefaultSampler", shuffle=False), dataset=dataset("val", test_pipeline, True),
+    )
+    cfg.test_dataloader = cfg.val_dataloader
+    metrics = ["bbox", "segm"] if with_mask else ["bbox"]
+    cfg.val_evaluator = dict(
+        type="CocoMetric", ann_file=os.path.join(root, "annotations", "instances_val.json"), metric=metrics,
+        format_only=False, backend_args=None,
+    )
+    cfg.test_evaluator = cfg.val_evaluator
+    if "roi_head" in cfg.model:
+        cfg.model.roi_head.bbox_head.num_classes = len(CLASSES)
+        if with_mask:
+            cfg.model.roi_head.mask_head.num_classes = len(CLASSES)
+    if "bbox_head" in cfg.model:
+        cfg.model.bbox_head.num_classes = len(CLASSES)
+
+
+def use_synthetic_ade20k(cfg, root: str, crop_size: tuple[int, int] = (64, 64), batch_size: int = 2) -> None:
+    """Point an mmseg ADE20K config (a ``mmengine.Config``) at the set written by
+    :func:`vmamba_zoo.data.make_synthetic_ade20k`, with small-image pipelines (``crop_size`` is
+    (h, w)) and plain BN in the heads (SyncBN needs a process group)."""
+    height, width = crop_size
+    train_pipeline = [
+        dict(type="LoadImageFromFile"),
+        dict(type="LoadAnnotations", reduce_zero_label=True),
+        dict(type="RandomResize", scale=(2 * width, height), ratio_range=(0.5, 2.0), keep_ratio=True),
+        dict(type="RandomCrop", crop_size=crop_size, cat_max_ratio=0.75),
+        dict(type="RandomFlip", prob=0.5),
+        dict(type="PackSegInputs"),
+    ]
+    test_pipeline = [
+        dict(type="LoadImageFromFile"),
+        dict(type="Resize", scale=(2 * width, height), keep_ratio=True),
+        dict(type="LoadAnnotations", reduce_zero_label=True),
+        dict(type="PackSegInputs"),
+    ]
+
+    def dataset(split: str, pipeline: list) -> dict:
+        return dict(
+            type="ADE20KDataset", data_root=root, pipeline=pipeline,
+            data_prefix=dict(img_path=f"images/{split}", seg_map_path=f"annotations/{split}"),
+        )
+
+    cfg.train_dataloader = dict(
+        batch_size=batch_size, num_workers=0, persistent_workers=False,
+        sampler=dict(type="InfiniteSampler", shuffle=True), dataset=dataset("training", train_pipeline),
+    )
+    cfg.val_dataloader = dict(
+        batch_size=1, num_workers=0, persistent_workers=False,
+        sampler=dict(type="DefaultSampler", shuffle=False), dataset=dataset("validation", test_pipeline),
+    )
+    cfg.test_dataloader = cfg.val_dataloader
+    cfg.val_evaluator = dict(type="IoUMetric", iou_metrics=["mIoU"])
+    cfg.test_evaluator = cfg.val_evaluator
+    cfg.crop_size = crop_size
+    cfg.model.data_preprocessor.size = crop_size
+    for head in ("decode_head", "auxiliary_head"):
+        if head in cfg.model and cfg.model[head] is not None:
+            cfg.model[head].norm_cfg = dict(type="BN", requires_grad=True)
 
 
 def _load(config: str) -> Config:

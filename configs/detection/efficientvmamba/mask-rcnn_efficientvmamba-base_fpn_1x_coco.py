@@ -1,7 +1,7 @@
-# Mask R-CNN 1x, EfficientVMamba-B backbone, COCO (efficientvmamba.md §7).
-# No published numbers (the repo ships Mask R-CNN configs without results).
-# The paper's downstream configs are not released (efficientvmamba.md §7, §11); this follows the repo's
-# Mask R-CNN recipe (AdamW lr 1e-4, wd 0.05, no decay on norms).
+# Mask R-CNN 1x, EfficientVMamba-B backbone, COCO.
+# No published numbers: TerryPei/EfficientVMamba ships Mask R-CNN configs
+# (detection/configs/efficient/) without results; this follows their recipe (Swin-T's: AdamW
+# lr 1e-4, wd 0.05, no decay on norms).
 _base_ = './mask-rcnn_efficientvmamba-tiny_fpn_1x_coco.py'
 model = dict(
     backbone=dict(

@@ -1,7 +1,8 @@
-# RetinaNet 1x, EfficientVMamba-T backbone, COCO (efficientvmamba.md §7, §11).
+# RetinaNet 1x, EfficientVMamba-T backbone, COCO.
 # Paper (COCO val2017, RetinaNet 1x): box AP 37.5; 13M params.
-# The paper's downstream configs are not released (efficientvmamba.md §7, §11); this follows the repo's
-# Mask R-CNN recipe (AdamW lr 1e-4, wd 0.05, no decay on norms).
+# The paper's (arXiv 2403.09977) RetinaNet configs are not released; this follows the Mask R-CNN
+# recipe of TerryPei/EfficientVMamba detection/configs/efficient/ (Swin-T's: AdamW lr 1e-4,
+# wd 0.05, no decay on norms).
 _base_ = [
     'mmdet::_base_/models/retinanet_r50_fpn.py',
     'mmdet::_base_/datasets/coco_detection.py',

@@ -1,7 +1,7 @@
-# Mask R-CNN 1x, Res-VMamba-S backbone, COCO (resvmamba.md §8).
+# Mask R-CNN 1x, Res-VMamba-S backbone, COCO.
 # No published numbers.
-# Res-VMamba publishes no detection/segmentation results (resvmamba.md §8); this applies VMamba's recipe
-# to the CNFOOD-241 classifier's backbone (fixed residual projections).
+# Res-VMamba (ChiShengChen/ResVMamba) publishes no detection/segmentation configs or results; this
+# applies VMamba's recipe to the CNFOOD-241 classifier's backbone (fixed residual projections).
 _base_ = '../_base_/mask-rcnn_zoo_fpn_1x_coco.py'
 
 model = dict(

@@ -1,4 +1,5 @@
-# Mask R-CNN 1x, Vanilla-VMamba-B (v0) backbone, COCO (vmamba.md §6.2, §6.4).
+# Mask R-CNN 1x, Vanilla-VMamba-B (v0) backbone, COCO.
+# Upstream config: MzeroMiko/VMamba detection/configs/vssm/mask_rcnn_vssm_fpn_coco_base.py; numbers: MzeroMiko/VMamba assets/performance.md.
 # Paper (COCO val2017): box AP 48.6 (AP50 70.0, AP75 53.1), mask AP 43.3 (AP50 67.1, AP75 46.7);
 # 96M params, 540G FLOPs at 1280x800 (whole detector).
 # The authors' detector checkpoint loads with load_from: https://github.com/MzeroMiko/VMamba/releases/download/%23v0det/vssmbase_mask_rcnn_swin_fpn_coco_epoch_12.pth

@@ -1,4 +1,5 @@
-# Mask R-CNN 1x, VMamba-S (s2l15, the paper's final S) backbone, COCO (vmamba.md §6.2, §6.4).
+# Mask R-CNN 1x, VMamba-S (s2l15, the paper's final S) backbone, COCO.
+# Upstream config: MzeroMiko/VMamba detection/configs/vssm1/mask_rcnn_vssm_fpn_coco_small.py; numbers: MzeroMiko/VMamba assets/performance.md.
 # Paper (COCO val2017): box AP 48.7 (AP50 70.0, AP75 53.4), mask AP 43.7 (AP50 67.3, AP75 47.0);
 # 70M params, 384G FLOPs at 1280x800 (whole detector).
 # The authors' detector checkpoint loads with load_from: https://github.com/MzeroMiko/VMamba/releases/download/%23v2det/mask_rcnn_vssm_fpn_coco_small_epoch_11.pth

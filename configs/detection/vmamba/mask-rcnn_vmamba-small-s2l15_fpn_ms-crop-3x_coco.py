@@ -1,4 +1,5 @@
-# Mask R-CNN 3x with multi-scale training, VMamba-S (s2l15, the paper's final S) backbone, COCO (vmamba.md §6.2, §6.4).
+# Mask R-CNN 3x with multi-scale training, VMamba-S (s2l15, the paper's final S) backbone, COCO.
+# Upstream config: MzeroMiko/VMamba detection/configs/vssm1/mask_rcnn_vssm_fpn_coco_small_ms_3x.py; numbers: MzeroMiko/VMamba assets/performance.md.
 # Paper (COCO val2017): box AP 49.9 (AP50 70.9, AP75 54.7), mask AP 44.2 (AP50 68.2, AP75 47.7);
 # 70M params, 384G FLOPs at 1280x800 (whole detector).
 # The authors' detector checkpoint loads with load_from: https://github.com/MzeroMiko/VMamba/releases/download/%23v2det/mask_rcnn_vssm_fpn_coco_small_ms_3x_epoch_32.pth

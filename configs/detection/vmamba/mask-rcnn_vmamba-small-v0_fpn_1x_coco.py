@@ -1,4 +1,5 @@
-# Mask R-CNN 1x, Vanilla-VMamba-S (v0) backbone, COCO (vmamba.md §6.2, §6.4).
+# Mask R-CNN 1x, Vanilla-VMamba-S (v0) backbone, COCO.
+# Upstream config: MzeroMiko/VMamba detection/configs/vssm/mask_rcnn_vssm_fpn_coco_small.py; numbers: MzeroMiko/VMamba assets/performance.md.
 # Paper (COCO val2017): box AP 48.2 (AP50 69.7, AP75 52.5), mask AP 43.0 (AP50 66.6, AP75 46.4);
 # 64M params, 400G FLOPs at 1280x800 (whole detector).
 # The authors' detector checkpoint loads with load_from: https://github.com/MzeroMiko/VMamba/releases/download/%23v0det/vssmsmall_mask_rcnn_swin_fpn_coco_epoch_12.pth

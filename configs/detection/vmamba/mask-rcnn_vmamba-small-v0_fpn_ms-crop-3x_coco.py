@@ -1,4 +1,5 @@
-# Mask R-CNN 3x with multi-scale training, Vanilla-VMamba-S (v0) backbone, COCO (vmamba.md §6.2, §6.4).
+# Mask R-CNN 3x with multi-scale training, Vanilla-VMamba-S (v0) backbone, COCO.
+# Upstream config: MzeroMiko/VMamba detection/configs/vssm/mask_rcnn_vssm_fpn_coco_small_ms_3x.py; numbers: MzeroMiko/VMamba assets/performance.md.
 # Paper (COCO val2017): box AP 49.7 (AP50 70.4, AP75 54.2), mask AP 44.0 (AP50 67.6, AP75 47.3);
 # 64M params, 400G FLOPs at 1280x800 (whole detector).
 # The authors' detector checkpoint loads with load_from: https://github.com/MzeroMiko/VMamba/releases/download/%23v0det/vssmsmall_mask_rcnn_swin_fpn_coco_ms_3x_epoch_34.pth

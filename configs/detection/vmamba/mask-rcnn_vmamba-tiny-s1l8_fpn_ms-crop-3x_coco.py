@@ -1,4 +1,5 @@
-# Mask R-CNN 3x with multi-scale training, VMamba-T (s1l8, the paper's final T) backbone, COCO (vmamba.md §6.2, §6.4).
+# Mask R-CNN 3x with multi-scale training, VMamba-T (s1l8, the paper's final T) backbone, COCO.
+# Upstream config: MzeroMiko/VMamba detection/configs/vssm1/mask_rcnn_vssm_fpn_coco_tiny_ms_3x.py; numbers: MzeroMiko/VMamba assets/performance.md.
 # Paper (COCO val2017): box AP 48.8 (AP50 70.4, AP75 53.5), mask AP 43.7 (AP50 67.4, AP75 47.0);
 # 50M params, 271G FLOPs at 1280x800 (whole detector).
 # The authors' detector checkpoint loads with load_from: https://github.com/MzeroMiko/VMamba/releases/download/%23v2det/mask_rcnn_vssm_fpn_coco_tiny_ms_3x_s_epoch_31.pth

@@ -1,4 +1,5 @@
-# Mask R-CNN 1x, VMamba-T (s2l5) backbone, COCO (vmamba.md §6.2, §6.4).
+# Mask R-CNN 1x, VMamba-T (s2l5) backbone, COCO.
+# Upstream config: MzeroMiko/VMamba detection/configs/vssm1/mask_rcnn_vssm_fpn_coco_tiny1.py; numbers: MzeroMiko/VMamba assets/performance.md.
 # Paper (COCO val2017): box AP 47.4 (AP50 69.5, AP75 52.0), mask AP 42.7 (AP50 66.3, AP75 46.0);
 # 50M params, 270G FLOPs at 1280x800 (whole detector).
 # The authors' detector checkpoint loads with load_from: https://github.com/MzeroMiko/VMamba/releases/download/%23v2det/mask_rcnn_vssm_fpn_coco_tiny_epoch_12.pth

@@ -1,4 +1,5 @@
-# Mask R-CNN 1x, Vanilla-VMamba-T (v0) backbone, COCO (vmamba.md §6.2, §6.4).
+# Mask R-CNN 1x, Vanilla-VMamba-T (v0) backbone, COCO.
+# Upstream config: MzeroMiko/VMamba detection/configs/vssm/mask_rcnn_vssm_fpn_coco_tiny.py; numbers: MzeroMiko/VMamba assets/performance.md.
 # Paper (COCO val2017): box AP 46.5 (AP50 68.5, AP75 50.7), mask AP 42.1 (AP50 65.5, AP75 45.3);
 # 42M params, 286G FLOPs at 1280x800 (whole detector).
 # The authors' detector checkpoint loads with load_from: https://github.com/MzeroMiko/VMamba/releases/download/%23v0det/vssmtiny_mask_rcnn_swin_fpn_coco_epoch_12.pth

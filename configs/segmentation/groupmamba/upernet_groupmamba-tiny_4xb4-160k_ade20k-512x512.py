@@ -1,8 +1,9 @@
-# UperNet 160k, GroupMamba-T backbone, ADE20K 512x512 (groupmamba.md §6).
+# UperNet 160k, GroupMamba-T backbone, ADE20K 512x512.
 # Paper (ADE20K val): mIoU 48.6 single-scale, 49.2 multi-scale + flip (--tta).
-# No official downstream code or checkpoints exist (groupmamba.md §6): features are the model's own
-# norm1..norm4 outputs, channels [64, 128, 348, 448], recipe as VMamba's. Paper numbers come from a
-# secondary summary of the paper (unverified).
+# Amshaker/GroupMamba releases no detection or segmentation code or checkpoints: features are the
+# model's own norm1..norm4 outputs, channels [64, 128, 348, 448], recipe as VMamba's. The numbers
+# above are the GroupMamba paper's (arXiv 2407.13772) as quoted by a secondary summary, not
+# checked against the paper's tables.
 _base_ = '../_base_/upernet_zoo_160k_ade20k-512x512.py'
 
 model = dict(

@@ -1,7 +1,7 @@
-# UperNet 160k, Res-VMamba-S backbone, ADE20K 512x512 (resvmamba.md §8).
+# UperNet 160k, Res-VMamba-S backbone, ADE20K 512x512.
 # No published numbers.
-# Res-VMamba publishes no detection/segmentation results (resvmamba.md §8); this applies VMamba's recipe
-# to the CNFOOD-241 classifier's backbone (fixed residual projections).
+# Res-VMamba (ChiShengChen/ResVMamba) publishes no detection/segmentation configs or results; this
+# applies VMamba's recipe to the CNFOOD-241 classifier's backbone (fixed residual projections).
 _base_ = '../_base_/upernet_zoo_160k_ade20k-512x512.py'
 
 model = dict(

@@ -1,4 +1,5 @@
-# UperNet 160k, VMamba-T (s2l5) backbone, ADE20K 512x512 (vmamba.md §6.3, §6.4).
+# UperNet 160k, VMamba-T (s2l5) backbone, ADE20K 512x512.
+# Upstream config: MzeroMiko/VMamba segmentation/configs/vssm1/upernet_vssm_4xb4-160k_ade20k-512x512_tiny1.py; numbers: MzeroMiko/VMamba assets/performance.md.
 # Paper (ADE20K val): mIoU 48.3 single-scale, 48.6 multi-scale + flip (--tta);
 # 62M params, 948G FLOPs at 512x2048 (whole segmentor).
 # The authors' segmentor checkpoint loads with load_from: https://github.com/MzeroMiko/VMamba/releases/download/%23v2seg/upernet_vssm_4xb4-160k_ade20k-512x512_tiny_iter_160000.pth

@@ -1,4 +1,5 @@
-# UperNet 160k, Vanilla-VMamba-T (v0) backbone, ADE20K 512x512 (vmamba.md §6.3, §6.4).
+# UperNet 160k, Vanilla-VMamba-T (v0) backbone, ADE20K 512x512.
+# Upstream config: MzeroMiko/VMamba segmentation/configs/vssm/upernet_vssm_4xb4-160k_ade20k-512x512_tiny.py; numbers: MzeroMiko/VMamba assets/performance.md.
 # Paper (ADE20K val): mIoU 47.3 single-scale, 48.3 multi-scale + flip (--tta);
 # 55M params, 964G FLOPs at 512x2048 (whole segmentor).
 # The authors' segmentor checkpoint loads with load_from: https://github.com/MzeroMiko/VMamba/releases/download/%23v0seg/vssmtiny_upernet_4xb4-160k_ade20k-512x512_iter_160000.pth

@@ -1,6 +1,5 @@
-"""Params, FLOPs, throughput, latency and peak memory of timm models — ours and timm's own — side
-by side. ``tools/benchmark.py`` is the command line; this module holds the measuring logic so the
-demo and the model-card generator can use it too.
+"""Measuring one model after another: params, FLOPs, throughput, latency, training throughput
+and peak memory, each into one record per model (keys: :mod:`.report`).
 
 How each number is measured:
 
@@ -25,10 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import csv
 import datetime
-import io
-import json
 import math
 import os
 import platform
@@ -44,38 +40,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-import vmamba_zoo  # noqa: F401  (registers our models with timm before any create_model)
-from vmamba_zoo import cpu_allocator, published
+from vmamba_zoo import cpu_allocator
 from vmamba_zoo.flops import count_flops
+
+from .models import create_model
+from .report import EXTRA_KEYS, RECORD_KEYS, format_measured
 
 METRICS = ("params", "flops", "throughput", "latency", "memory", "train")
 DEFAULT_METRICS = ("params", "flops", "throughput", "latency", "memory")
 DTYPES: dict[str, torch.dtype | None] = {
     "float32": None, "fp32": None, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
 }
-
-# The keys api.md promises in every JSON record, then the extra ones we add.
-RECORD_KEYS = (
-    "model", "params", "gflops", "throughput", "latency_ms", "peak_memory_mb", "batch_size",
-    "img_size", "device", "dtype",
-)
-EXTRA_KEYS = (
-    "throughput_min", "throughput_max", "latency_ms_min", "latency_ms_max", "train_throughput",
-    "train_throughput_min", "train_throughput_max", "train_peak_memory_mb", "channels_last",
-    "threads", "scan_backend", "malloc", "machine", "torch", "timm", "date", "error",
-)
-
-# timm's reference models, grouped by the size class they are compared with.
-BASELINES: dict[str, tuple[str, ...]] = {
-    "tiny": (
-        "swin_tiny_patch4_window7_224", "convnext_tiny", "mambaout_tiny", "resnet50",
-        "efficientnet_b0", "vit_small_patch16_224",
-    ),
-    "small": ("swin_small_patch4_window7_224", "convnext_small", "mambaout_small"),
-    "base": ("swin_base_patch4_window7_224", "convnext_base", "mambaout_base"),
-}
-# Models an equal-FLOPs comparison is made against (the issue's yardstick).
-_EQUAL_FLOPS_REFERENCES = ("swin_", "convnext_")
 
 
 @dataclass
@@ -98,6 +73,8 @@ class Settings:
 
     def __post_init__(self) -> None:
         self.metrics = tuple(self.metrics)
+        if not self.metrics:
+            raise ValueError(f"no metric given; choose from {', '.join(METRICS)}")
         unknown = [m for m in self.metrics if m not in METRICS]
         if unknown:
             raise ValueError(f"unknown metric(s) {unknown}; choose from {', '.join(METRICS)}")
@@ -110,56 +87,23 @@ class Settings:
             raise ValueError("warmup and min_repeat_time must not be negative")
         if self.threads is not None and self.threads < 1:
             raise ValueError(f"threads must be at least 1, got {self.threads}")
-        device = torch.device(self.device)
-        if device.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError("device 'cuda' was requested but no CUDA device is available")
-        if device.type not in ("cpu", "cuda"):
-            raise ValueError(f"device must be cpu or cuda, got {self.device!r}")
+        try:
+            device = torch.device(self.device)
+        except (RuntimeError, TypeError):
+            device = None
+        if device is None or device.type not in ("cpu", "cuda"):
+            raise ValueError(f"device must be cpu or cuda[:N], got {self.device!r}")
+        if device.type == "cuda":
+            if not torch.cuda.is_available():
+                raise ValueError(f"device {self.device!r} was requested but no CUDA device is available")
+            if device.index is not None and device.index >= torch.cuda.device_count():
+                raise ValueError(
+                    f"device {self.device!r}: there are {torch.cuda.device_count()} CUDA devices"
+                )
 
     @property
     def dtype_name(self) -> str:
         return "float32" if DTYPES[self.dtype] is None else "bfloat16"
-
-
-def zoo_models() -> list[str]:
-    """Every timm name registered by ``vmamba_zoo`` (found through the entrypoints' modules)."""
-    from timm.models import model_entrypoint
-
-    return [
-        name for name in timm.list_models()
-        if model_entrypoint(name).__module__.split(".")[0] == "vmamba_zoo"
-    ]
-
-
-def baseline_models(sizes: str | Iterable[str] = "all") -> list[str]:
-    """The timm baselines of the given size classes (``"all"`` or any of tiny, small, base)."""
-    if isinstance(sizes, str):
-        sizes = list(BASELINES) if sizes == "all" else [s for s in sizes.split(",") if s]
-    names: list[str] = []
-    for size in sizes:
-        if size not in BASELINES:
-            raise ValueError(f"unknown baseline size {size!r}; choose all or {', '.join(BASELINES)}")
-        names += [n for n in BASELINES[size] if n not in names]
-    return names
-
-
-def expand_model_names(patterns: Sequence[str]) -> list[str]:
-    """Model names with shell-style wildcards (``'vmamba_*'``) expanded over timm's registry."""
-    names: list[str] = []
-    for pattern in patterns:
-        if any(ch in pattern for ch in "*?["):
-            matches = timm.list_models(pattern)
-            if not matches:
-                raise ValueError(f"no registered timm model matches {pattern!r}")
-        elif not timm.is_model(pattern):
-            raise ValueError(
-                f"{pattern!r} is not a registered timm model (ours are registered by "
-                f"`import vmamba_zoo`; see timm.list_models())"
-            )
-        else:
-            matches = [pattern]
-        names += [m for m in matches if m not in names]
-    return names
 
 
 def machine_description(device: str = "cpu") -> str:
@@ -185,15 +129,6 @@ def scan_backend(device: str) -> str | None:
         return _backends.resolve("auto", torch.device(device))
     except (RuntimeError, ValueError):
         return None
-
-
-def create_model(name: str, img_size: int) -> nn.Module:
-    """``timm.create_model(name)``, passing ``img_size`` to models with a fixed input size."""
-    kwargs = {}
-    cfg = timm.models.get_pretrained_cfg(name)
-    if cfg is not None and cfg.fixed_input_size and cfg.input_size[-1] != img_size:
-        kwargs["img_size"] = img_size
-    return timm.create_model(name, **kwargs)
 
 
 def count_params(model: nn.Module) -> int:
@@ -238,7 +173,7 @@ def _tensor_bytes(tensors: Iterable[torch.Tensor]) -> int:
     return total
 
 
-def _cpu_allocation_high_water(step: Callable[[], object]) -> int:
+def cpu_allocation_high_water(step: Callable[[], object]) -> int:
     """Highest net number of bytes torch's CPU allocator held during ``step()``, above what it
     held when the step started (from the allocation and free events torch.profiler records)."""
     from torch.profiler import ProfilerActivity, profile
@@ -268,7 +203,7 @@ def measure_peak_memory(model: nn.Module, step: Callable[[], object], inputs: to
         torch.cuda.synchronize(inputs.device)
         return torch.cuda.max_memory_allocated(inputs.device) / 2**20
     resident = _tensor_bytes(list(model.parameters()) + list(model.buffers()) + [inputs])
-    return (resident + _cpu_allocation_high_water(step)) / 2**20
+    return (resident + cpu_allocation_high_water(step)) / 2**20
 
 
 def time_steps(
@@ -374,19 +309,19 @@ def _measure(name: str, settings: Settings, device: torch.device, record: dict, 
         record["throughput"] = settings.batch_size / statistics.median(times)
         record["throughput_min"] = settings.batch_size / max(times)
         record["throughput_max"] = settings.batch_size / min(times)
-        say(f"{_fmt_measured(record['throughput'])} img/s")
+        say(f"{format_measured(record['throughput'])} img/s")
     if "latency" in metrics:
         times = time_steps(forward_step(make_input(1)), **timing)
         record["latency_ms"] = 1e3 * statistics.median(times)
         record["latency_ms_min"] = 1e3 * min(times)
         record["latency_ms_max"] = 1e3 * max(times)
-        say(f"latency {_fmt_measured(record['latency_ms'])} ms")
+        say(f"latency {format_measured(record['latency_ms'])} ms")
     if "memory" in metrics:
         record["peak_memory_mb"] = measure_peak_memory(model, forward_step(x), x)
         say(f"peak memory {record['peak_memory_mb']:.0f} MiB")
     if "train" in metrics:
         _measure_training(model, settings, device, x, record, timing, autocast_dtype)
-        say(f"train {_fmt_measured(record['train_throughput'])} img/s")
+        say(f"train {format_measured(record['train_throughput'])} img/s")
 
 
 def _measure_training(model, settings, device, x, record, timing, autocast_dtype) -> None:
@@ -430,156 +365,3 @@ def run(
         say(f"done in {time.perf_counter() - start:.1f} s")
         records.append(record)
     return records
-
-
-# ---------------------------------------------------------------------------------------------
-# Reporting
-
-
-def _nearest_equal_flops(record: dict, records: Sequence[dict]) -> dict | None:
-    """The Swin / ConvNeXt record whose FLOPs are closest (in ratio) to ``record``'s."""
-    if record.get("gflops") is None or record["model"].startswith(_EQUAL_FLOPS_REFERENCES):
-        return None
-    candidates = [
-        r for r in records
-        if r["model"].startswith(_EQUAL_FLOPS_REFERENCES) and r.get("gflops")
-        and r.get("throughput")
-    ]
-    if not candidates:
-        return None
-    return min(candidates, key=lambda r: abs(math.log(r["gflops"] / record["gflops"])))
-
-
-def default_reference(records: Sequence[dict]) -> str | None:
-    """Swin-T when it was measured, else the first timm baseline, else None."""
-    names = [r["model"] for r in records if r.get("throughput")]
-    if "swin_tiny_patch4_window7_224" in names:
-        return "swin_tiny_patch4_window7_224"
-    baselines = [n for n in names if n in baseline_models()]
-    return baselines[0] if baselines else None
-
-
-def _fmt(value, spec: str, missing: str = "-") -> str:
-    return missing if value is None else format(value, spec)
-
-
-def _fmt_measured(value) -> str:
-    """One decimal, but three significant digits for small values (slow models, busy CPUs)."""
-    return _fmt(value, ".1f" if value is None or abs(value) >= 10 else ".3g")
-
-
-def _spread(record: dict, key: str) -> str:
-    low, high, mid = record.get(f"{key}_min"), record.get(f"{key}_max"), record.get(key)
-    if None in (low, high, mid) or not mid:
-        return ""
-    return f" ±{50 * (high - low) / mid:.0f}%"
-
-
-def settings_line(records: Sequence[dict]) -> str:
-    if not records:
-        return ""
-    r = records[0]
-    layout = ", channels-last" if r.get("channels_last") else ""
-    return (
-        f"batch {r['batch_size']}, {r['img_size']}x{r['img_size']}, {r['device']}, {r['dtype']}"
-        f"{layout}, {r['threads']} threads, scan backend {r['scan_backend']}, "
-        f"malloc: {r.get('malloc') or 'default'}; {r['machine']}"
-    )
-
-
-def format_table(records: Sequence[dict], reference: str | None = None) -> str:
-    """A plain-text table; ``reference`` (default: :func:`default_reference`) gives the ×ref column
-    and every non-baseline model is also compared with the Swin/ConvNeXt of nearest FLOPs."""
-    reference = reference or default_reference(records)
-    ref_tp = next((r["throughput"] for r in records if r["model"] == reference), None)
-    headers = [
-        "model", "params(M)", "GFLOPs", "img/s", "latency(ms)", "train img/s", "peak MiB",
-        f"x {reference or 'ref'}", "vs equal-FLOPs Swin/ConvNeXt",
-    ]
-    rows = []
-    for r in records:
-        if r.get("error"):
-            rows.append([r["model"], "error: " + r["error"][:100]] + [""] * (len(headers) - 2))
-            continue
-        ratio = (r["throughput"] / ref_tp) if (ref_tp and r.get("throughput")) else None
-        nearest = _nearest_equal_flops(r, records)
-        versus = (
-            f"{r['throughput'] / nearest['throughput']:.2f}x {nearest['model']}"
-            if nearest and r.get("throughput") else ""
-        )
-        rows.append([
-            r["model"], _fmt(r["params"] and r["params"] / 1e6, ".2f"), _fmt(r["gflops"], ".3f"),
-            _fmt_measured(r["throughput"]) + _spread(r, "throughput"),
-            _fmt_measured(r["latency_ms"]) + _spread(r, "latency_ms"),
-            _fmt_measured(r["train_throughput"]) + _spread(r, "train_throughput"),
-            _fmt(r["peak_memory_mb"], ".0f"), _fmt(ratio, ".2f"), versus,
-        ])
-    widths = [max(len(str(row[i])) for row in rows + [headers]) for i in range(len(headers))]
-    lines = [settings_line(records)]
-    for row in [headers, ["-" * w for w in widths]] + rows:
-        cells = [str(c).ljust(w) if i in (0, 8) else str(c).rjust(w)
-                 for i, (c, w) in enumerate(zip(row, widths))]
-        lines.append("  ".join(cells).rstrip())
-    return "\n".join(lines) + "\n"
-
-
-def format_json(records: Sequence[dict]) -> str:
-    return json.dumps(list(records), indent=2) + "\n"
-
-
-def format_csv(records: Sequence[dict]) -> str:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=RECORD_KEYS + EXTRA_KEYS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(records)
-    return out.getvalue()
-
-
-FORMATTERS = {"table": format_table, "json": format_json, "csv": format_csv}
-
-
-def plot(records: Sequence[dict], path: str, metric: str = "throughput") -> None:
-    """Throughput (or latency) against FLOPs and against published top-1, like the papers'
-    figures; our families in colour, timm's baselines in grey."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    key, label = {
-        "throughput": ("throughput", "throughput (img/s)"),
-        "latency": ("latency_ms", "latency at batch 1 (ms)"),
-    }[metric]
-    points = [r for r in records if r.get(key) is not None]
-    if not points:
-        raise ValueError(f"no record has a measured {metric}; nothing to plot")
-    fig, axes = plt.subplots(1, 2, figsize=(13, 5.5))
-    colours = dict(zip(published.FAMILIES, plt.rcParams["axes.prop_cycle"].by_key()["color"]))
-    shown: dict[str, object] = {}  # legend entry -> artist
-    for ax, xkey, xlabel in (
-        (axes[0], "gflops", "GFLOPs (fvcore, 224²)" if points[0]["img_size"] == 224 else "GFLOPs"),
-        (axes[1], "top1", "published ImageNet-1K top-1 (%)"),
-    ):
-        for r in points:
-            info = published.lookup(r["model"])
-            xvalue = r.get("gflops") if xkey == "gflops" else (info and info.imagenet_top1)
-            if xvalue is None:
-                continue
-            family = published.family_of(r["model"])
-            colour = colours.get(family.key, "black") if family else "0.55"
-            artist = ax.scatter(xvalue, r[key], color=colour, marker="o" if family else "s", s=36)
-            shown.setdefault(family.title if family else "timm baseline", artist)
-            ax.annotate(info.title if info else r["model"], (xvalue, r[key]), fontsize=7,
-                        xytext=(3, 3), textcoords="offset points")
-        if not ax.collections:
-            ax.text(0.5, 0.5, "no measured model has a published ImageNet-1K top-1",
-                    ha="center", va="center", transform=ax.transAxes, fontsize=9)
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel(label)
-        ax.grid(alpha=0.3)
-    axes[0].set_xscale("log")
-    axes[0].legend(shown.values(), shown.keys(), fontsize=8)
-    fig.suptitle(settings_line(records), fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=130)
-    plt.close(fig)

@@ -1,52 +1,25 @@
-"""mmpretrain integration: the zoo's timm models as mmpretrain classifiers.
-
-``custom_imports = dict(imports=['vmamba_zoo.mm.pretrain'])`` registers, in mmpretrain's registries:
-
-* ``ZooClassifier`` (``MODELS``): mmpretrain's ``TimmClassifier`` around ``timm.create_model``, so the
-  model is the one timm implementation (``import vmamba_zoo`` registered it). Original releases
-  load through the model's own safe and strict loader (``vmamba_zoo.models._checkpoint``), at
-  training start (``init_cfg``, for fine-tuning) or from ``load_from``. It adds the two training
-  losses of the papers that mmpretrain lacks: DeiT distillation from a frozen teacher (GroupMamba)
-  and MESA self-distillation from the EMA model (Spatial-Mamba).
-* ``ReleasedCheckpointHook`` (``HOOKS``): lets ``load_from`` (``tools/test.py CONFIG CHECKPOINT``)
-  be a checkpoint exactly as the authors released it (weights under ``model``/``model_ema``, a
-  pickled yacs config...), whose weights MMEngine's loader would not find (it reads ``state_dict``).
-* ``EpochSeedHook`` (``HOOKS``) and the dataloader ``worker_init_fn`` ``zoo_seed_worker``
-  (``FUNCTIONS``): reseed every random generator at the start of each epoch from (seed, epoch,
-  rank), so that ``--resume`` after an interruption continues exactly as an uninterrupted run.
-* ``MESAHook`` (``HOOKS``): hands the EMA model to the classifier as MESA teacher from the
-  configured epoch on.
-"""
+"""``ZooClassifier``: mmpretrain's ``TimmClassifier`` around ``timm.create_model``, so that the model
+is the one timm implementation, with the original releases loaded through the zoo's safe, strict
+loader and the papers' distillation losses (:mod:`.losses`)."""
 
 from __future__ import annotations
 
 import os
-import random
 import urllib.parse
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
 import timm
 import torch
-import torch.nn.functional as F
-from mmengine.dist import get_dist_info
-from mmengine.hooks import EMAHook, Hook
-from mmengine.model import is_model_wrapper
-from mmengine.registry import FUNCTIONS
 from mmpretrain.models import TimmClassifier
-from mmpretrain.registry import HOOKS, MODELS
+from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 from torch import Tensor, nn
 
 import vmamba_zoo  # noqa: F401  (registers the zoo's timm models)
-from vmamba_zoo.models._checkpoint import (
-    extract_state_dict,
-    load_checkpoint_file,
-    load_pretrained_checkpoint,
-)
+from vmamba_zoo.models._checkpoint import load_pretrained_checkpoint
 
-__all__ = ["ZooClassifier", "ReleasedCheckpointHook", "EpochSeedHook", "MESAHook", "zoo_seed_worker"]
+from .losses import distillation_loss, soft_cross_entropy
 
 
 def _plain(value: Any) -> Any:
@@ -80,10 +53,6 @@ class _Unregistered:
 
     def __deepcopy__(self, memo: dict) -> _Unregistered:
         return self
-
-
-def _soft_cross_entropy(logits: Tensor, target_probs: Tensor) -> Tensor:
-    return torch.sum(-target_probs * F.log_softmax(logits, dim=-1), dim=-1).mean()
 
 
 @MODELS.register_module()
@@ -266,121 +235,11 @@ class ZooClassifier(TimmClassifier):
             teacher.eval()
             with torch.no_grad():
                 teacher_logits = teacher(inputs, mode="tensor")
-            losses["loss_mesa"] = self.mesa["weight"] * _soft_cross_entropy(logits, teacher_logits.float().softmax(-1))
+            losses["loss_mesa"] = self.mesa["weight"] * soft_cross_entropy(logits, teacher_logits.float().softmax(-1))
         return losses
 
     def _distillation_loss(self, inputs: Tensor, dist_logits: Tensor) -> Tensor:
         teacher = self._teacher.module.to(inputs.device)
         with torch.no_grad():
             teacher_logits = teacher(inputs)
-        if self.distillation["kind"] == "hard":
-            return F.cross_entropy(dist_logits, teacher_logits.argmax(dim=1))
-        tau = self.distillation["tau"]
-        kl = F.kl_div(
-            F.log_softmax(dist_logits / tau, dim=1),
-            F.log_softmax(teacher_logits / tau, dim=1),
-            reduction="sum",
-            log_target=True,
-        )
-        return kl * tau * tau / dist_logits.numel()
-
-
-def _unwrap(model: nn.Module) -> nn.Module:
-    return model.module if is_model_wrapper(model) else model
-
-
-@HOOKS.register_module()
-class ReleasedCheckpointHook(Hook):
-    """Make ``load_from`` accept a checkpoint as its authors released it.
-
-    MMEngine loads ``load_from`` with a bare ``torch.load`` (which refuses the pickled yacs/argparse
-    objects of the original releases) and then silently ignores every key when the weights are
-    not under ``state_dict``. Before that happens (``before_run``), this hook reads the file with
-    the zoo's safe loader; if it is not an MMEngine checkpoint it loads it strictly into the
-    classifier (``ZooClassifier.load_released_checkpoint``), hands the result to the other hooks'
-    ``after_load_checkpoint`` (the EMA copy starts from it) and tells the runner the weights are in
-    place. MMEngine checkpoints (ours, ``state_dict`` + ``meta``) are left to the runner.
-    Runs after ``EMAHook.before_run`` (lower priority), which must exist before it is filled.
-    """
-
-    priority = "LOW"
-
-    def before_run(self, runner) -> None:
-        path = runner.cfg.get("load_from")
-        if not path or runner.cfg.get("resume", False):
-            return
-        path = _local_file(path)
-        checkpoint = load_checkpoint_file(path)
-        if isinstance(checkpoint, Mapping) and "state_dict" in checkpoint and "meta" in checkpoint:
-            return
-        model = _unwrap(runner.model)
-        if not isinstance(model, ZooClassifier):
-            raise TypeError(f"ReleasedCheckpointHook loads into a ZooClassifier, not {type(model).__name__}")
-        extract_state_dict(checkpoint)  # fail early, with the zoo's message, on a file without weights
-        model.load_released_checkpoint(path)
-        # these weights replace whatever init_cfg would load (MMEngine: load_from wins over init)
-        model._is_init = True
-        runner.logger.info(f"Loaded the released checkpoint {path} (strict)")
-        runner.call_hook("after_load_checkpoint", checkpoint=dict(state_dict=model.state_dict(), meta=dict()))
-        # MMEngine 0.10.7: Runner.load_or_resume() skips loading when this flag is set
-        runner._has_loaded = True
-
-
-def _epoch_seed(seed: int, epoch: int, rank: int, world_size: int) -> int:
-    return (seed + epoch * world_size + rank) % 2**32
-
-
-def _seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)  # also seeds every CUDA device
-
-
-@HOOKS.register_module()
-class EpochSeedHook(Hook):
-    """Reseed Python's, NumPy's and torch's generators at the start of every training epoch from
-    (runner seed, epoch, rank).
-
-    MMEngine seeds once per run and does not store generator states in checkpoints, so a resumed
-    run draws different drop-path masks, Mixup/CutMix parameters and augmentations than the
-    uninterrupted run would have. With this hook each epoch's randomness depends only on the seed
-    and the epoch, and a resume (which restarts at an epoch boundary) repeats it exactly. Use it
-    with a fixed ``randomness.seed`` (the sampler's shuffle seed is drawn once when the dataloader
-    is built) and with ``worker_init_fn=dict(type='zoo_seed_worker')`` and
-    ``persistent_workers=False`` when ``num_workers > 0``, so that worker processes are seeded
-    from the reseeded generator every epoch.
-    """
-
-    priority = "VERY_HIGH"
-
-    def before_train_epoch(self, runner) -> None:
-        rank, world_size = get_dist_info()
-        _seed_everything(_epoch_seed(runner.seed, runner.epoch, rank, world_size))
-
-
-@FUNCTIONS.register_module(name="zoo_seed_worker")
-def zoo_seed_worker(worker_id: int) -> None:
-    """Seed a dataloader worker's Python and NumPy generators from its torch seed, which torch
-    derives from the main process' generator when the epoch's iterator starts (so it follows
-    ``EpochSeedHook``); MMEngine's default gives every worker the same seeds in every epoch."""
-    seed = torch.initial_seed() % 2**32
-    random.seed(seed)
-    np.random.seed(seed)
-
-
-@HOOKS.register_module()
-class MESAHook(Hook):
-    """Turns on MESA (Spatial-Mamba's self-distillation) from the classifier's
-    ``mesa['start_epoch']`` on, with the EMA model of the run's ``EMAHook`` as teacher."""
-
-    priority = "LOW"
-
-    def before_train_epoch(self, runner) -> None:
-        model = _unwrap(runner.model)
-        if not isinstance(model, ZooClassifier) or model.mesa is None:
-            raise RuntimeError("MESAHook needs a ZooClassifier built with mesa=dict(weight=..., start_epoch=...)")
-        ema_hooks = [hook for hook in runner.hooks if isinstance(hook, EMAHook)]
-        if not ema_hooks:
-            raise RuntimeError("MESAHook distils the EMA model: add an EMAHook to custom_hooks")
-        active = runner.epoch >= model.mesa["start_epoch"]
-        model.set_mesa_teacher(ema_hooks[0].ema_model.module if active else None)
+        return distillation_loss(dist_logits, teacher_logits, self.distillation["kind"], self.distillation["tau"])
