@@ -4,8 +4,6 @@ loader and the papers' distillation losses (:mod:`.losses`)."""
 
 from __future__ import annotations
 
-import os
-import urllib.parse
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,7 +15,7 @@ from mmpretrain.structures import DataSample
 from torch import Tensor, nn
 
 import vmamba_zoo  # noqa: F401  (registers the zoo's timm models)
-from vmamba_zoo.models._checkpoint import load_pretrained_checkpoint
+from vmamba_zoo.checkpoint import load_pretrained_checkpoint, local_file
 
 from .losses import distillation_loss, soft_cross_entropy
 
@@ -29,18 +27,6 @@ def _plain(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return type(value)(_plain(v) for v in value)
     return value
-
-
-def _local_file(path_or_url: str) -> str:
-    """A local path for a checkpoint: URLs are downloaded once into torch hub's cache."""
-    if "://" not in path_or_url:
-        return path_or_url
-    filename = os.path.basename(urllib.parse.urlparse(path_or_url).path)
-    destination = os.path.join(torch.hub.get_dir(), "checkpoints", filename)
-    if not os.path.isfile(destination):
-        os.makedirs(os.path.dirname(destination), exist_ok=True)
-        torch.hub.download_url_to_file(path_or_url, destination, progress=True)
-    return destination
 
 
 class _Unregistered:
@@ -170,7 +156,7 @@ class ZooClassifier(TimmClassifier):
             if not checkpoint:
                 raise ValueError(f"{self.model_name} names no released weights; set init_cfg checkpoint")
         checkpoint_classes = self.pretrained_init["num_classes"] or model_cfg.get("num_classes")
-        self.load_released_checkpoint(_local_file(checkpoint), checkpoint_classes)
+        self.load_released_checkpoint(local_file(checkpoint), checkpoint_classes)
         self._is_init = True
 
     def set_mesa_teacher(self, teacher: nn.Module | None) -> None:

@@ -10,9 +10,9 @@ from mmengine.model import is_model_wrapper
 from mmpretrain.registry import HOOKS
 from torch import nn
 
-from vmamba_zoo.models._checkpoint import extract_state_dict, load_checkpoint_file
+from vmamba_zoo.checkpoint import extract_state_dict, load_checkpoint_file, local_file
 
-from .classifier import ZooClassifier, _local_file
+from .classifier import ZooClassifier
 
 
 def _unwrap(model: nn.Module) -> nn.Module:
@@ -39,7 +39,7 @@ class ReleasedCheckpointHook(Hook):
         path = runner.cfg.get("load_from")
         if not path or runner.cfg.get("resume", False):
             return
-        path = _local_file(path)
+        path = local_file(path)
         checkpoint = load_checkpoint_file(path)
         if isinstance(checkpoint, Mapping) and "state_dict" in checkpoint and "meta" in checkpoint:
             return
