@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from vmamba_zoo.models._checkpoint import (
+from vmamba_zoo.checkpoint import (
     CheckpointMismatchError,
     extract_state_dict,
     load_checkpoint_file,
