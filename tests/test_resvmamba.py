@@ -1,4 +1,6 @@
-"""Res-VMamba: sizes, FLOPs, the skip projections' contract and timm's model contract."""
+"""What only Res-VMamba does: its release (241 classes), the stage-skip projections (fixed,
+pinned or redrawn per call), and how a 1000-row head loads. The contract every model keeps is
+tests/test_model_contract.py; the comparison with the authors' code tests/test_fidelity.py."""
 
 from __future__ import annotations
 
@@ -6,10 +8,9 @@ import pytest
 import timm
 import torch
 
-import vmamba_zoo
 from vmamba_zoo.models.resvmamba import ResVMamba
 
-SMALL = dict(depths=(1, 1, 1, 1))  # reduced depth keeps the contract tests fast
+SMALL = dict(depths=(1, 1, 1, 1))  # reduced depth keeps the tests fast
 PROJECTION_SHAPES = [((192, 96, 1, 1), (192,)), ((384, 192, 1, 1), (384,)), ((768, 384, 1, 1), (768,))]
 
 
@@ -18,27 +19,18 @@ def _small(**kwargs) -> ResVMamba:
     return timm.create_model("resvmamba_small", **{**SMALL, **kwargs})
 
 
-def test_parameter_count_and_state_dict_match_the_release():
-    model = timm.create_model("resvmamba_small")
+def test_projections_are_not_parameters_nor_checkpoint_entries():
+    model = _small()
     assert model.num_classes == 241
-    assert sum(p.numel() for p in model.parameters()) == 43_833_745  # projections excluded
-    assert len(model.state_dict()) == 446
     assert not any("residual_projections" in k for k in model.state_dict())
+    assert not any("residual_projections" in n for n, _ in model.named_parameters())
     assert [(tuple(p.weight.shape), tuple(p.bias.shape)) for p in model.residual_projections] == PROJECTION_SHAPES
 
 
-@pytest.mark.slow
-def test_flops_match_the_official_counter():
-    flops = vmamba_zoo.count_flops(timm.create_model("resvmamba_small"), (3, 224, 224))
-    assert abs(flops - 11_274_291_936) / 11_274_291_936 < 1e-4  # projections counted
-
-
 def test_pretrained_cfg_names_the_release():
-    cfg = timm.create_model("resvmamba_small", **SMALL).pretrained_cfg
+    cfg = _small().pretrained_cfg
     assert cfg["url"] == "https://huggingface.co/ms57rd/Res-VMamba/resolve/main/ckpt_epoch_166.pth"
     assert cfg["num_classes"] == 241
-    state_dict = timm.create_model("resvmamba_small", **SMALL).state_dict()
-    assert f"{cfg['first_conv']}.weight" in state_dict and f"{cfg['classifier']}.weight" in state_dict
 
 
 def test_fixed_projections_are_deterministic_and_follow_the_model():
@@ -80,86 +72,10 @@ def test_per_call_random_projections_redraw_on_every_call():
     assert not torch.allclose(first, different)
 
 
-@pytest.mark.parametrize("size", [(64, 64), (32, 96)])
-def test_forward_shapes(size):
-    model = _small().eval()
-    x = torch.randn(2, 3, *size)
-    with torch.no_grad():
-        logits = model(x)
-        features = model.forward_features(x)
-    assert logits.shape == (2, 241) and torch.isfinite(logits).all()
-    assert features.shape == (2, size[0] // 32, size[1] // 32, 768)
-    assert model.forward_head(features, pre_logits=True).shape == (2, 768)
-
-
-def test_backward_reaches_every_parameter():
-    model = _small(num_classes=42, drop_path_rate=0.3).train()
-    out = model(torch.randn(2, 3, 64, 64))
-    assert out.shape == (2, 42)
-    out.sum().backward()
-    assert not [n for n, p in model.named_parameters() if p.grad is None]
-
-
-def test_features_only_and_intermediates_include_the_residual_path():
-    model = _small().eval()
-    x = torch.randn(1, 3, 64, 96)
-    with torch.no_grad():
-        final, intermediates = model.forward_intermediates(x)
-        torch.testing.assert_close(final, model.forward_features(x))
-        maps = _small(features_only=True).eval()(x)  # same seed, same weights
-    assert [m.shape for m in maps] == [(1, 96, 16, 24), (1, 192, 8, 12), (1, 384, 4, 6), (1, 768, 2, 3)]
-    for a, b in zip(maps, intermediates):
-        torch.testing.assert_close(a, b)
-
-
 def test_prune_keeps_the_needed_skips():
     model = _small().eval()
-    x = torch.randn(1, 3, 64, 64)
-    with torch.no_grad():
-        expected = model.forward_intermediates(x, indices=[0, 1], intermediates_only=True)
-        model.prune_intermediate_layers([0, 1])
-        assert len(model.stages) == 2 and len(model.residual_projections) == 1
-        actual = model.forward_intermediates(x, indices=[0, 1], intermediates_only=True)
-    for a, b in zip(actual, expected):
-        torch.testing.assert_close(a, b)
-
-
-def test_grad_checkpointing_gives_the_same_output():
-    model = _small().eval()
-    x = torch.randn(1, 3, 64, 64)
-    with torch.no_grad():
-        expected = model(x)
-        model.set_grad_checkpointing()
-        torch.testing.assert_close(model(x), expected)
-
-
-def test_reset_classifier_and_in_chans():
-    model = _small().eval()
-    x = torch.randn(1, 3, 64, 64)
-    model.reset_classifier(0)
-    assert model(x).shape == (1, 768)
-    model.reset_classifier(0, "")
-    assert model(x).shape == (1, 2, 2, 768)
-    one = _small(in_chans=1).eval()
-    assert one(torch.randn(1, 1, 32, 32)).shape == (1, 241)
-
-
-@pytest.mark.parametrize(
-    "shape, message",
-    [((3, 64, 64), "4-D"), ((1, 1, 64, 64), "in_chans=3"), ((1, 3, 64, 80), "divisible by 32")],
-)
-def test_bad_input_is_a_clear_error(shape, message):
-    with pytest.raises(ValueError, match=message):
-        _small().eval()(torch.randn(*shape))
-
-
-def test_torch_backend_matches_the_default(monkeypatch):
-    model = _small().eval()
-    x = torch.randn(1, 3, 64, 64)
-    with torch.no_grad():
-        expected = model(x)
-        monkeypatch.setenv("VMAMBA_ZOO_BACKEND", "torch")
-        torch.testing.assert_close(model(x), expected, rtol=1e-5, atol=1e-5)
+    model.prune_intermediate_layers([0, 1])
+    assert len(model.stages) == 2 and len(model.residual_projections) == 1
 
 
 def test_head_rows_beyond_241_are_dropped_only_from_a_1000_row_head(tmp_path):
