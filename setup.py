@@ -22,9 +22,12 @@ except ImportError:  # metadata-only builds (e.g. sdist) need no torch
 
 # `pip install -e .` sets this so the extensions are built once, in place, by `make build-ext`.
 if BuildExtension is not None and os.environ.get("VMAMBA_ZOO_SKIP_EXT") != "1":
-    # -std is left to torch (it passes the C++20 its headers need).
-    cpu_arch = os.environ.get("VMAMBA_ZOO_CPU_ARCH", "native")
-    cxx_flags = ["-O3", "-fopenmp", f"-march={cpu_arch}", "-ffp-contract=fast"]
+    # -std is left to torch (it passes the C++20 its headers need). No -march: the binary runs on
+    # any CPU of the target architecture; the kernels carry their own AVX2 and AVX-512 copies and
+    # pick one at run time (csrc/cpu/kernels.h).
+    # -Wno-psabi: GCC notes that 64-byte vector arguments are passed differently with and
+    # without AVX-512; the kernels pass them only between functions of one path.
+    cxx_flags = ["-O3", "-fopenmp", "-ffp-contract=fast", "-Wno-psabi"]
     cpu_sources = sorted(glob.glob("csrc/cpu/*.cpp"))
     cuda_sources = sorted(glob.glob("csrc/cuda/*.cu") + glob.glob("csrc/cuda/*.cpp"))
     if cpu_sources:
