@@ -42,12 +42,13 @@ at::Tensor cross_selective_scan_fwd(const at::Tensor& x, const at::Tensor& x_dbl
 
   at::Tensor y = at::zeros_like(x);
   AT_DISPATCH_FLOATING_TYPES(dtype, "vmamba_zoo_cross_selective_scan_fwd", [&] {
+    const auto& kernels = cpu::kernels().get<scalar_t>();
     const cpu::CrossScanArgs<scalar_t> p{
         x.data_ptr<scalar_t>(), x_dbl.data_ptr<scalar_t>(), route.data_ptr<int32_t>(),
         dt_weight.data_ptr<scalar_t>(), dt_bias.data_ptr<scalar_t>(), A.data_ptr<scalar_t>(),
         D.data_ptr<scalar_t>(), y.data_ptr<scalar_t>(), batch, P, C, K, route.size(1), Dk, R, N,
-        x_dbl.stride(0), x_dbl.stride(1), grouped, softplus};
-    cpu::kernels().get<scalar_t>().cross_selective_scan_fwd(p);
+        x_dbl.stride(0), x_dbl.stride(1), grouped, softplus, kernels.lanes};
+    kernels.cross_selective_scan_fwd(p);
   });
   return y;
 }

@@ -3,7 +3,8 @@
 // Every kernel is compiled once per instruction-set path, each copy in its own namespace:
 // `generic` (portable vector code at the extension's baseline flags: any x86-64, aarch64, ...),
 // and on x86-64 with GCC also `avx2` (AVX2 + FMA) and `avx512` (AVX-512 F/DQ/BW/VL); see
-// kernels_<path>.cpp. Each copy exports a KernelTable; dispatch.cpp picks the table of the
+// kernels_<path>.cpp. Each path works on vectors of its native register width (16, 32 or 64
+// bytes), so a task's block of channels (one vector of them) differs between paths. Each copy exports a KernelTable; dispatch.cpp picks the table of the
 // fastest path the running CPU supports. The kernels see raw pointers and sizes only: the entry
 // points (selective_scan.cpp, cross_selective_scan.cpp, state_fusion.cpp) check every tensor
 // before calling them.
@@ -33,11 +34,6 @@
 
 namespace vmamba_zoo::cpu {
 
-// Bytes of one SIMD vector in the kernels (simd.h): 16 floats or 8 doubles on every path.
-constexpr int kVecBytes = 64;
-template <typename T>
-constexpr int kLanes = kVecBytes / sizeof(T);
-
 // Selective scan: see vmamba_zoo/ops/selective_scan/__init__.py for the math and shapes.
 template <typename T>
 struct ScanArgs {
@@ -50,10 +46,11 @@ struct ScanArgs {
   const T* bias;    // (channels) or null
   bool softplus;
   int64_t batch, channels, length, groups, group_channels, state;
+  int64_t lanes;  // channels per SIMD vector of the path that runs (Kernels::lanes)
 
-  int64_t blocks_per_group() const { return (group_channels + kLanes<T> - 1) / kLanes<T>; }
+  int64_t blocks_per_group() const { return (group_channels + lanes - 1) / lanes; }
   int64_t tasks() const { return batch * groups * blocks_per_group(); }
-  int64_t task_cost() const { return kLanes<T> * length * state; }
+  int64_t task_cost() const { return lanes * length * state; }
 };
 
 // Gradients of the selective scans.
@@ -83,11 +80,12 @@ struct CrossScanArgs {
   int64_t dbl_dir_stride, dbl_pix_stride;
   bool grouped;  // direction k scans channels [k * Dk, (k + 1) * Dk) only; otherwise all C
   bool softplus;
+  int64_t lanes;  // channels per SIMD vector of the path that runs (Kernels::lanes)
 
-  int64_t blocks() const { return (dir_channels + kLanes<T> - 1) / kLanes<T>; }
+  int64_t blocks() const { return (dir_channels + lanes - 1) / lanes; }
   int64_t directions_per_task() const { return grouped ? 1 : K; }
   int64_t tasks() const { return batch * (grouped ? K : 1) * blocks(); }
-  int64_t task_cost() const { return kLanes<T> * directions_per_task() * length * (state + rank); }
+  int64_t task_cost() const { return lanes * directions_per_task() * length * (state + rank); }
 };
 
 // Spatial-Mamba's state fusion: see vmamba_zoo/ops/state_fusion/__init__.py.
@@ -102,6 +100,7 @@ struct StateFusionArgs {
 
 template <typename T>
 struct Kernels {
+  int lanes;  // T elements per SIMD vector: the path's native register width (simd.h)
   void (*scan_fwd)(const ScanArgs<T>&, T* y, T* last_state);
   void (*scan_bwd)(const ScanArgs<T>&, const T* dy, const T* dlast, const ScanGrads<T>&);
   void (*scan_states_fwd)(const ScanArgs<T>&, T* states);

@@ -6,6 +6,7 @@
 #pragma GCC push_options
 #pragma GCC target("avx2,fma")
 #define VMAMBA_ZOO_ISA avx2
+#define VMAMBA_ZOO_VEC_BYTES 32
 #define VMAMBA_ZOO_ISA_AVX512 0
 #include "kernels_impl.h"
 #pragma GCC pop_options

@@ -6,6 +6,7 @@
 #pragma GCC push_options
 #pragma GCC target("avx2,fma,avx512f,avx512dq,avx512bw,avx512vl")
 #define VMAMBA_ZOO_ISA avx512
+#define VMAMBA_ZOO_VEC_BYTES 64
 #define VMAMBA_ZOO_ISA_AVX512 1
 #include "kernels_impl.h"
 #pragma GCC pop_options

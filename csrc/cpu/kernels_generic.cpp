@@ -3,5 +3,6 @@
 #include "kernels.h"
 
 #define VMAMBA_ZOO_ISA generic
+#define VMAMBA_ZOO_VEC_BYTES 16
 #define VMAMBA_ZOO_ISA_AVX512 0
 #include "kernels_impl.h"

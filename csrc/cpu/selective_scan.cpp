@@ -41,7 +41,7 @@ ScanSizes check_scan(const char* op, const at::Tensor& u, const at::Tensor& delt
 }
 
 template <typename T>
-cpu::ScanArgs<T> make_args(const ScanSizes& s, const at::Tensor& u, const at::Tensor& delta, const at::Tensor& A,
+cpu::ScanArgs<T> make_args(const cpu::Kernels<T>& kernels, const ScanSizes& s, const at::Tensor& u, const at::Tensor& delta, const at::Tensor& A,
                            const at::Tensor& B, const at::Tensor* C, const OptTensor& D, const OptTensor& bias,
                            bool softplus) {
   cpu::ScanArgs<T> p;
@@ -59,17 +59,13 @@ cpu::ScanArgs<T> make_args(const ScanSizes& s, const at::Tensor& u, const at::Te
   p.groups = s.groups;
   p.group_channels = s.channels / s.groups;
   p.state = s.state;
+  p.lanes = kernels.lanes;
   return p;
 }
 
 // Sum the per-block partials of dB / dC over the channel blocks of each group.
 at::Tensor reduce_blocks(const at::Tensor& partial) {
   return partial.size(2) == 1 ? partial.squeeze(2) : partial.sum(2);
-}
-
-int64_t blocks_per_group(const ScanSizes& s, at::ScalarType dtype) {
-  const int64_t lanes = dtype == at::kFloat ? cpu::kLanes<float> : cpu::kLanes<double>;
-  return (s.channels / s.groups + lanes - 1) / lanes;
 }
 
 }  // namespace
@@ -81,8 +77,9 @@ std::vector<at::Tensor> selective_scan_fwd(const at::Tensor& u, const at::Tensor
   at::Tensor y = at::empty(u.sizes(), u.options());
   at::Tensor last = at::empty({s.batch, s.channels, s.state}, u.options());
   AT_DISPATCH_FLOATING_TYPES(u.scalar_type(), "vmamba_zoo_selective_scan_fwd", [&] {
-    const auto p = make_args<scalar_t>(s, u, delta, A, B, &C, D, delta_bias, softplus);
-    cpu::kernels().get<scalar_t>().scan_fwd(p, y.data_ptr<scalar_t>(), last.data_ptr<scalar_t>());
+    const auto& kernels = cpu::kernels().get<scalar_t>();
+    const auto p = make_args<scalar_t>(kernels, s, u, delta, A, B, &C, D, delta_bias, softplus);
+    kernels.scan_fwd(p, y.data_ptr<scalar_t>(), last.data_ptr<scalar_t>());
   });
   return {y, last};
 }
@@ -102,15 +99,17 @@ std::vector<OptTensor> selective_scan_bwd(const at::Tensor& u, const at::Tensor&
   at::Tensor dA = at::empty({s.batch, s.channels, s.state}, options);
   at::Tensor dD = D ? at::empty({s.batch, s.channels}, options) : at::Tensor();
   at::Tensor dbias = delta_bias ? at::empty({s.batch, s.channels}, options) : at::Tensor();
-  at::Tensor dB = at::empty({s.batch, s.groups, blocks_per_group(s, u.scalar_type()), s.state, s.length}, options);
-  at::Tensor dC = at::empty_like(dB);
+  at::Tensor dB, dC;  // per channel block (of the path's width) until reduced
   AT_DISPATCH_FLOATING_TYPES(u.scalar_type(), "vmamba_zoo_selective_scan_bwd", [&] {
-    const auto p = make_args<scalar_t>(s, u, delta, A, B, &C, D, delta_bias, softplus);
+    const auto& kernels = cpu::kernels().get<scalar_t>();
+    const auto p = make_args<scalar_t>(kernels, s, u, delta, A, B, &C, D, delta_bias, softplus);
+    dB = at::empty({s.batch, s.groups, p.blocks_per_group(), s.state, s.length}, options);
+    dC = at::empty_like(dB);
     const cpu::ScanGrads<scalar_t> out{du.data_ptr<scalar_t>(), ddelta.data_ptr<scalar_t>(),
                                        dA.data_ptr<scalar_t>(), dB.data_ptr<scalar_t>(), dC.data_ptr<scalar_t>(),
                                        D ? dD.data_ptr<scalar_t>() : nullptr,
                                        delta_bias ? dbias.data_ptr<scalar_t>() : nullptr};
-    cpu::kernels().get<scalar_t>().scan_bwd(p, dy.data_ptr<scalar_t>(),
+    kernels.scan_bwd(p, dy.data_ptr<scalar_t>(),
                                             dlast ? dlast->data_ptr<scalar_t>() : nullptr, out);
   });
   return {du, ddelta, dA.sum(0), reduce_blocks(dB), reduce_blocks(dC),
@@ -122,8 +121,9 @@ at::Tensor selective_scan_states_fwd(const at::Tensor& u, const at::Tensor& delt
   const auto s = check_scan("selective_scan_states_fwd", u, delta, A, B, nullptr, OptTensor(), delta_bias);
   at::Tensor states = at::empty({s.batch, s.channels, s.state, s.length}, u.options());
   AT_DISPATCH_FLOATING_TYPES(u.scalar_type(), "vmamba_zoo_selective_scan_states_fwd", [&] {
-    const auto p = make_args<scalar_t>(s, u, delta, A, B, nullptr, OptTensor(), delta_bias, softplus);
-    cpu::kernels().get<scalar_t>().scan_states_fwd(p, states.data_ptr<scalar_t>());
+    const auto& kernels = cpu::kernels().get<scalar_t>();
+    const auto p = make_args<scalar_t>(kernels, s, u, delta, A, B, nullptr, OptTensor(), delta_bias, softplus);
+    kernels.scan_states_fwd(p, states.data_ptr<scalar_t>());
   });
   return states;
 }
@@ -139,13 +139,15 @@ std::vector<OptTensor> selective_scan_states_bwd(const at::Tensor& u, const at::
   at::Tensor du = at::empty(u.sizes(), options), ddelta = at::empty(u.sizes(), options);
   at::Tensor dA = at::empty({s.batch, s.channels, s.state}, options);
   at::Tensor dbias = delta_bias ? at::empty({s.batch, s.channels}, options) : at::Tensor();
-  at::Tensor dB = at::empty({s.batch, s.groups, blocks_per_group(s, u.scalar_type()), s.state, s.length}, options);
+  at::Tensor dB;
   AT_DISPATCH_FLOATING_TYPES(u.scalar_type(), "vmamba_zoo_selective_scan_states_bwd", [&] {
-    const auto p = make_args<scalar_t>(s, u, delta, A, B, nullptr, OptTensor(), delta_bias, softplus);
+    const auto& kernels = cpu::kernels().get<scalar_t>();
+    const auto p = make_args<scalar_t>(kernels, s, u, delta, A, B, nullptr, OptTensor(), delta_bias, softplus);
+    dB = at::empty({s.batch, s.groups, p.blocks_per_group(), s.state, s.length}, options);
     const cpu::ScanGrads<scalar_t> out{du.data_ptr<scalar_t>(), ddelta.data_ptr<scalar_t>(),
                                        dA.data_ptr<scalar_t>(), dB.data_ptr<scalar_t>(), nullptr, nullptr,
                                        delta_bias ? dbias.data_ptr<scalar_t>() : nullptr};
-    cpu::kernels().get<scalar_t>().scan_states_bwd(p, dh.data_ptr<scalar_t>(), out);
+    kernels.scan_states_bwd(p, dh.data_ptr<scalar_t>(), out);
   });
   return {du, ddelta, dA.sum(0), reduce_blocks(dB), delta_bias ? OptTensor(dbias.sum(0)) : OptTensor()};
 }

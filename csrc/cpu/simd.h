@@ -1,10 +1,9 @@
 // Fixed-width SIMD for the CPU kernels, written with GCC/Clang vector extensions.
 //
-// A Vec<T> holds 64 bytes of lanes (16 floats or 8 doubles). Each instruction-set path compiles
-// this file in its own namespace (kernels.h): the avx512 path maps a Vec to one AVX-512
-// register and uses a few AVX-512 instructions below (VMAMBA_ZOO_ISA_AVX512), the avx2 path to
-// a pair of AVX2 registers, the generic path to whatever the baseline target has (pairs of SSE2
-// or NEON registers) with no intrinsics at all. ATen's Vectorized<T> is not used because
+// A Vec<T> is one register of the path: 64 bytes (16 floats) on avx512, 32 on avx2, 16 on the
+// generic path (SSE2, NEON). Each instruction-set path compiles this file in its own namespace
+// (kernels.h); the avx512 path uses a few AVX-512 instructions below (VMAMBA_ZOO_ISA_AVX512), the
+// generic path no intrinsics at all. ATen's Vectorized<T> is not used because
 // outside ATen's own per-capability builds it falls back to scalar loops, and its exp would not
 // vectorise here.
 //
@@ -22,8 +21,12 @@
 
 namespace vmamba_zoo::cpu::VMAMBA_ZOO_ISA::simd {
 
-using cpu::kLanes;
-using cpu::kVecBytes;
+// The path's native vector width (kernels_<path>.cpp): one register of it per Vec, so every
+// vector operation below, comparisons and selects included, is one instruction or a few (GCC
+// lowers wider vectors' comparisons and selects element by element).
+constexpr int kVecBytes = VMAMBA_ZOO_VEC_BYTES;
+template <typename T>
+constexpr int kLanes = kVecBytes / sizeof(T);
 
 template <typename T>
 struct VecTraits;
@@ -52,7 +55,7 @@ using Vec = typename VecTraits<T>::vec;
 template <typename T>
 using IVec = typename VecTraits<T>::ivec;
 
-// A heap array of n vectors, 64-byte aligned. (Not std::vector<Vec<T>>: its allocator is
+// A heap array of n vectors, aligned to the vector size. (Not std::vector<Vec<T>>: its allocator is
 // compiled outside the target region, where GCC gives the vector type a smaller alignment than
 // the aligned loads of the code inside assume.)
 template <typename T>
