@@ -1,7 +1,7 @@
 """Builds the optional compiled backends of vmamba_zoo.ops.
 
 ``vmamba_zoo._C`` (csrc/cpu, C++ with OpenMP) is always attempted; ``vmamba_zoo._C_cuda``
-(csrc/cuda) only when nvcc is found. Both are ``optional``: a missing compiler or a failed build
+(csrc/cuda) only when nvcc is found and VMAMBA_ZOO_NO_CUDA is not 1. Both are ``optional``: a missing compiler or a failed build
 prints a warning and the package still installs and imports, with the backends that did build
 (``python -m vmamba_zoo.ops.report`` lists them). Metadata lives in pyproject.toml.
 Build against the installed torch: ``pip install --no-build-isolation -e .``.
@@ -40,7 +40,11 @@ if BuildExtension is not None and os.environ.get("VMAMBA_ZOO_SKIP_EXT") != "1":
                 optional=True,
             )
         )
-    if cuda_sources and (shutil.which("nvcc") or os.environ.get("CUDA_HOME")):
+    # VMAMBA_ZOO_NO_CUDA=1 leaves the CUDA extension out (a CPU-only wheel, or a quick build).
+    want_cuda = os.environ.get("VMAMBA_ZOO_NO_CUDA") != "1"
+    if cuda_sources and want_cuda and (shutil.which("nvcc") or os.environ.get("CUDA_HOME")):
+        # without a GPU to ask, torch needs the architectures named (tools/build_ext.sh's default)
+        os.environ.setdefault("TORCH_CUDA_ARCH_LIST", "8.0;9.0")
         ext_modules.append(
             CUDAExtension(
                 "vmamba_zoo._C_cuda",
