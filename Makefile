@@ -6,7 +6,7 @@ SETUP_STAMP := $(VENV)/.setup-stamp
 EXT_STAMP := $(VENV)/.ext-stamp
 CSRC := $(wildcard csrc/*/*.cpp csrc/*/*.cu csrc/*/*.h csrc/*/*.cuh)
 
-.PHONY: setup build-ext test test-fast demo clean
+.PHONY: setup build-ext test test-fast demo wheel clean
 
 $(SETUP_STAMP): pyproject.toml tools/setup_env.sh
 	bash tools/setup_env.sh
@@ -31,5 +31,9 @@ test-fast: $(EXT_STAMP)
 demo: $(EXT_STAMP)
 	$(PY) tools/demo.py
 
+# sdist + Linux wheel (with the compiled extensions) in dist/, built against the venv's torch
+wheel: $(SETUP_STAMP)
+	$(PY) -m build --no-isolation --outdir dist .
+
 clean:
-	rm -rf build vmamba_zoo/*.so $(EXT_STAMP)
+	rm -rf build dist vmamba_zoo/*.so $(EXT_STAMP)

@@ -1,7 +1,7 @@
 """Builds the optional compiled backends of vmamba_zoo.ops.
 
 ``vmamba_zoo._C`` (csrc/cpu, C++ with OpenMP) is always attempted; ``vmamba_zoo._C_cuda``
-(csrc/cuda) only when nvcc is found. Both are ``optional``: a missing compiler or a failed build
+(csrc/cuda) only when nvcc is found and VMAMBA_ZOO_NO_CUDA is not 1. Both are ``optional``: a missing compiler or a failed build
 prints a warning and the package still installs and imports, with the backends that did build
 (``python -m vmamba_zoo.ops.report`` lists them). Metadata lives in pyproject.toml.
 Build against the installed torch: ``pip install --no-build-isolation -e .``.
@@ -22,9 +22,12 @@ except ImportError:  # metadata-only builds (e.g. sdist) need no torch
 
 # `pip install -e .` sets this so the extensions are built once, in place, by `make build-ext`.
 if BuildExtension is not None and os.environ.get("VMAMBA_ZOO_SKIP_EXT") != "1":
-    # -std is left to torch (it passes the C++20 its headers need).
-    cpu_arch = os.environ.get("VMAMBA_ZOO_CPU_ARCH", "native")
-    cxx_flags = ["-O3", "-fopenmp", f"-march={cpu_arch}", "-ffp-contract=fast"]
+    # -std is left to torch (it passes the C++20 its headers need). No -march: the binary runs on
+    # any CPU of the target architecture; the kernels carry their own AVX2 and AVX-512 copies and
+    # pick one at run time (csrc/cpu/kernels.h).
+    # -Wno-psabi: GCC notes that 64-byte vector arguments are passed differently with and
+    # without AVX-512; the kernels pass them only between functions of one path.
+    cxx_flags = ["-O3", "-fopenmp", "-ffp-contract=fast", "-Wno-psabi"]
     cpu_sources = sorted(glob.glob("csrc/cpu/*.cpp"))
     cuda_sources = sorted(glob.glob("csrc/cuda/*.cu") + glob.glob("csrc/cuda/*.cpp"))
     if cpu_sources:
@@ -37,7 +40,11 @@ if BuildExtension is not None and os.environ.get("VMAMBA_ZOO_SKIP_EXT") != "1":
                 optional=True,
             )
         )
-    if cuda_sources and (shutil.which("nvcc") or os.environ.get("CUDA_HOME")):
+    # VMAMBA_ZOO_NO_CUDA=1 leaves the CUDA extension out (a CPU-only wheel, or a quick build).
+    want_cuda = os.environ.get("VMAMBA_ZOO_NO_CUDA") != "1"
+    if cuda_sources and want_cuda and (shutil.which("nvcc") or os.environ.get("CUDA_HOME")):
+        # without a GPU to ask, torch needs the architectures named (tools/build_ext.sh's default)
+        os.environ.setdefault("TORCH_CUDA_ARCH_LIST", "8.0;9.0")
         ext_modules.append(
             CUDAExtension(
                 "vmamba_zoo._C_cuda",

@@ -17,10 +17,22 @@ from vmamba_zoo.ops import (
     selective_scan_states,
 )
 
-CPU_BACKENDS = [
-    pytest.param(name, marks=pytest.mark.skipif(reason is not None, reason=str(reason)))
-    for name, reason in available_backends("cpu").items()
-]
+def _cpu_backend_params() -> list:
+    """Every backend for CPU tensors (for the ``backend`` fixture); the ``cpu`` backend once per
+    kernel path this CPU supports (avx512, avx2, generic)."""
+    params = []
+    for name, reason in available_backends("cpu").items():
+        skip = pytest.mark.skipif(reason is not None, reason=str(reason))
+        if name == "cpu" and reason is None:
+            from vmamba_zoo import _C
+
+            params += [pytest.param(f"cpu:{isa}", id=f"cpu-{isa}") for isa in _C.supported_cpu_isas()]
+        else:
+            params.append(pytest.param(name, id=name, marks=skip))
+    return params
+
+
+CPU_BACKENDS = _cpu_backend_params()
 
 
 def sequential_scan(u, delta, A, B, C, D, delta_bias, softplus):
@@ -72,7 +84,7 @@ SHAPES = [
 OPTIONS = [dict(with_D=True, with_bias=True, softplus=True), dict(with_D=False, with_bias=False, softplus=False)]
 
 
-@pytest.mark.parametrize("backend", CPU_BACKENDS)
+@pytest.mark.parametrize("backend", CPU_BACKENDS, indirect=True)
 @pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "G{groups}xDg{group_channels}-N{state}-L{length}".format(**s))
 @pytest.mark.parametrize("options", OPTIONS, ids=["D-bias-softplus", "plain"])
 def test_selective_scan_matches_sequential(backend, shape, options):
@@ -91,7 +103,7 @@ def test_selective_scan_matches_sequential(backend, shape, options):
         torch.testing.assert_close(g, g_ref, rtol=1e-8, atol=1e-8, msg=f"gradient of {name}")
 
 
-@pytest.mark.parametrize("backend", CPU_BACKENDS)
+@pytest.mark.parametrize("backend", CPU_BACKENDS, indirect=True)
 @pytest.mark.parametrize("shape", SHAPES[:2], ids=["N1", "N16"])
 def test_selective_scan_float32(backend, shape):
     inputs = make_inputs(**shape, dtype=torch.float32)
@@ -101,7 +113,7 @@ def test_selective_scan_float32(backend, shape):
     torch.testing.assert_close(y.double(), y_ref, rtol=1e-4, atol=1e-4)
 
 
-@pytest.mark.parametrize("backend", CPU_BACKENDS)
+@pytest.mark.parametrize("backend", CPU_BACKENDS, indirect=True)
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
 def test_low_precision_inputs_compute_in_float32(backend, dtype):
     inputs = make_inputs(dtype=dtype, state=1)
@@ -115,7 +127,7 @@ def test_low_precision_inputs_compute_in_float32(backend, dtype):
     assert leaf.grad.dtype == dtype
 
 
-@pytest.mark.parametrize("backend", CPU_BACKENDS)
+@pytest.mark.parametrize("backend", CPU_BACKENDS, indirect=True)
 @pytest.mark.parametrize("shape", [SHAPES[1], SHAPES[2]], ids=["N16", "N1"])
 def test_selective_scan_states_matches_sequential(backend, shape):
     inputs = make_inputs(**shape)
@@ -131,7 +143,7 @@ def test_selective_scan_states_matches_sequential(backend, shape):
         torch.testing.assert_close(g, g_ref, rtol=1e-8, atol=1e-8, msg=f"gradient of {name}")
 
 
-@pytest.mark.parametrize("backend", [p for p in CPU_BACKENDS if p.values[0] in ("torch", "cpu")])
+@pytest.mark.parametrize("backend", [p for p in CPU_BACKENDS if p.values[0].split(":")[0] in ("torch", "cpu")], indirect=True)
 def test_gradcheck(backend):
     inputs = make_inputs(batch=1, groups=2, group_channels=2, state=2, length=9)
     tensors = [v.requires_grad_() for v in inputs.values()]
@@ -151,7 +163,7 @@ def test_gradcheck(backend):
 # ---------------------------------------------------------------------------------- cross-scan
 
 
-@pytest.mark.parametrize("backend", CPU_BACKENDS)
+@pytest.mark.parametrize("backend", CPU_BACKENDS, indirect=True)
 @pytest.mark.parametrize("mode", CROSS_SCAN_MODES)
 @pytest.mark.parametrize("hw", [(4, 6), (5, 3), (1, 1), (7, 7)], ids=str)
 def test_cross_merge_is_adjoint_of_cross_scan(backend, mode, hw):

@@ -60,7 +60,7 @@ def chain_by_hand(x, x_proj_weight, dt_projs_weight, dt_projs_bias, A, D, mode):
 
 @pytest.mark.parametrize("mode", CROSS_SCAN_MODES)
 @pytest.mark.parametrize("state", [1, 16, 3], ids=["N1", "N16", "N3"])
-def test_matches_the_chain_in_float64(mode, state):
+def test_matches_the_chain_in_float64(mode, state, cpu_isa):
     # 40 channels: two full SIMD blocks and a ragged one (grouped: 10 per route, one ragged block)
     for (H, W), backend in itertools.product([(5, 7), (6, 6)], ["auto", "torch"]):
         x, params = make_params(mode, H, W, 40, state)
@@ -71,7 +71,7 @@ def test_matches_the_chain_in_float64(mode, state):
 
 
 @pytest.mark.parametrize("mode", ["cross2d", "cross2d_grouped", "atrous2"])
-def test_float32_fused_equals_float32_chain(mode):
+def test_float32_fused_equals_float32_chain(mode, cpu_isa):
     x, params = make_params(mode, 9, 11, 64, 1, rank=6, dtype=torch.float32)
     with torch.no_grad():
         fused = cross_selective_scan(x, *params, mode=mode)
@@ -153,7 +153,8 @@ def _valid():
 @pytest.mark.parametrize(
     "change, message",
     [
-        (lambda x, p: (x[0], p), "non-empty channel-last map"),
+        (lambda x, p: (x[0], p), "channel-last map \\(batch, H, W, C\\)"),
+        (lambda x, p: (x[:, :0], p), "H, W, C >= 1"),
         (lambda x, p: (x[..., :6], p), "x has 6 channels"),
         (lambda x, p: (x.long(), p), "x must be a floating-point tensor"),
         (lambda x, p: (x, (p[0][:2], *p[1:])), "x_proj_weight must be \\(K=4"),

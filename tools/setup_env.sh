@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Creates .venv/ and installs everything vmamba_zoo needs, in the order the stack requires:
+# Creates .venv/ with the full stack (`make demo` / `make test`), in the order it requires:
 # torch first, then mmcv 2.1.0 built from its sdist with CPU ops (cached as a wheel outside the
-# clone), then our package with its C++ (and, where nvcc exists, CUDA) extensions.
+# clone), then our package in editable mode with every extra ([mm,deploy,dev]); the C++ (and,
+# where nvcc exists, CUDA) extensions are built by tools/build_ext.sh. A core-only install
+# (models, ops, FLOPs, benchmark) needs none of this: `pip install .` (README "Set-up").
 # Idempotent: a second run only re-installs what changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -53,5 +55,5 @@ WRAP
     $PIP install -q "$wheel"
 fi
 
-log "installing vmamba_zoo (editable) with its pinned dependencies"
-VMAMBA_ZOO_SKIP_EXT=1 $PIP install -q --no-build-isolation -e '.[dev]'
+log "installing vmamba_zoo (editable) with its pinned dependencies and every extra"
+VMAMBA_ZOO_SKIP_EXT=1 $PIP install -q --no-build-isolation -e '.[mm,deploy,dev]'

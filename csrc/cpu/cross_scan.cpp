@@ -6,7 +6,9 @@
 //   mirrored (L - 1 - position) when reversed; the cell is pixel (row0 + step*i, col0 + step*j),
 //   zero (scan) / dropped (merge) when that pixel lies in atrous2's padding.
 // One task is one (batch, channel) plane; column-major routes are walked in square tiles so the
-// strided side of the transpose stays in L1.
+// strided side of the transpose stays in L1. Pure data movement, compiled once at the
+// extension's baseline flags (no per-instruction-set copies, unlike kernels.h).
+#include "checks.h"
 #include "ops.h"
 #include "parallel.h"
 
@@ -60,7 +62,7 @@ Mode parse_mode(const std::string& name, int64_t H, int64_t W) {
                 Route{1, 1, 2, true, false}};
     m.disjoint = true;
   } else {
-    TORCH_CHECK(false, "vmamba_zoo cpu cross_scan: unknown mode '", name, "'");
+    TORCH_CHECK_VALUE(false, "cross_scan: unknown mode '", name, "'");
   }
   if (m.K() == 1) m.disjoint = true;
   return m;
@@ -126,21 +128,29 @@ void merge_plane(const Mode& m, const Route& r, const T* seq, int64_t H, int64_t
   }
 }
 
-void check_tensor(const at::Tensor& t, const char* name) {
-  TORCH_CHECK(t.device().is_cpu(), "vmamba_zoo cpu cross_scan: ", name, " must be on the CPU");
-  TORCH_CHECK(t.is_contiguous(), "vmamba_zoo cpu cross_scan: ", name, " must be contiguous");
-  TORCH_CHECK(at::isFloatingType(t.scalar_type()), "vmamba_zoo cpu cross_scan: ", name, " must be floating point");
+void check_tensor(const char* op, const at::Tensor& t, const char* name) {
+  TORCH_CHECK_VALUE(t.defined(), op, ": ", name, " is an undefined tensor");
+  const auto dtype = t.scalar_type();
+  TORCH_CHECK_VALUE(dtype == at::kFloat || dtype == at::kDouble || dtype == at::kHalf || dtype == at::kBFloat16, op,
+                    ": ", name, " must be float32, float64, float16 or bfloat16, got ", dtype);
+  cpu::check_tensor(op, t, name, dtype);
 }
+
+// Sizes up to 2^31 keep every index product of the kernels within int64.
+constexpr int64_t kMaxSide = int64_t(1) << 31;
 
 }  // namespace
 
 at::Tensor cross_scan(const at::Tensor& x, const std::string& mode) {
-  check_tensor(x, "x");
-  TORCH_CHECK(x.dim() == 4, "vmamba_zoo cpu cross_scan: x must be (batch, C, H, W)");
+  const char* op = "cross_scan";
+  check_tensor(op, x, "x");
+  TORCH_CHECK_VALUE(x.dim() == 4 && x.size(2) >= 1 && x.size(3) >= 1, op,
+                    ": x must be (batch, C, H, W) with H, W >= 1, got ", x.sizes());
   const int64_t batch = x.size(0), channels = x.size(1), H = x.size(2), W = x.size(3);
   const Mode m = parse_mode(mode, H, W);
   const int64_t K = m.K(), L = m.length();
-  TORCH_CHECK(!m.grouped || channels % K == 0, "vmamba_zoo cpu cross_scan: channels must be divisible by ", K);
+  TORCH_CHECK_VALUE(!m.grouped || channels % K == 0, op, ": mode ", mode, " needs channels divisible by ", K,
+                    ", got ", channels);
   const int64_t seq_channels = m.grouped ? channels / K : channels;
   at::Tensor out = at::empty({batch, K, seq_channels, L}, x.options());
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "vmamba_zoo_cross_scan", [&] {
@@ -160,12 +170,15 @@ at::Tensor cross_scan(const at::Tensor& x, const std::string& mode) {
 }
 
 at::Tensor cross_merge(const at::Tensor& ys, int64_t H, int64_t W, const std::string& mode) {
-  check_tensor(ys, "ys");
-  TORCH_CHECK(ys.dim() == 4, "vmamba_zoo cpu cross_merge: ys must be (batch, K, C, L)");
+  const char* op = "cross_merge";
+  check_tensor(op, ys, "ys");
+  TORCH_CHECK_VALUE(H >= 1 && W >= 1 && H <= kMaxSide && W <= kMaxSide, op, ": H and W must be in [1, 2^31], got H=",
+                    H, ", W=", W);
   const Mode m = parse_mode(mode, H, W);
-  const int64_t batch = ys.size(0), K = m.K(), seq_channels = ys.size(2), L = m.length();
-  TORCH_CHECK(ys.size(1) == K && ys.size(3) == L, "vmamba_zoo cpu cross_merge: ys has the wrong shape for mode ",
-              mode);
+  const int64_t K = m.K(), L = m.length();
+  TORCH_CHECK_VALUE(ys.dim() == 4 && ys.size(1) == K && ys.size(3) == L, op, ": mode ", mode, " at H=", H, ", W=", W,
+                    " needs ys of shape (batch, ", K, ", C, ", L, "), got ", ys.sizes());
+  const int64_t batch = ys.size(0), seq_channels = ys.size(2);
   const int64_t channels = m.grouped ? K * seq_channels : seq_channels;
   at::Tensor out = at::empty({batch, channels, H * W}, ys.options());
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, ys.scalar_type(), "vmamba_zoo_cross_merge", [&] {

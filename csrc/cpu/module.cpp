@@ -1,5 +1,5 @@
-// Python bindings of the CPU backend (vmamba_zoo._C). Inputs are checked by the Python ops
-// before they get here; the kernels only re-check what would make them read out of bounds.
+// Python bindings of the CPU backend (vmamba_zoo._C). Every function checks its arguments
+// itself (a ValueError naming the problem), whatever the Python ops checked before.
 #include <torch/extension.h>
 
 #include "ops.h"
@@ -20,4 +20,12 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("cross_selective_scan_fwd", &vmamba_zoo::cross_selective_scan_fwd, "x"_a, "x_dbl"_a, "route"_a,
         "dt_weight"_a, "dt_bias"_a, "A"_a, "D"_a, "grouped"_a, "softplus"_a);
   m.def("state_fusion_fwd", &vmamba_zoo::state_fusion_fwd, "h"_a, "weight"_a, "dilations"_a);
+  m.def("compiled_cpu_isas", &vmamba_zoo::compiled_cpu_isas,
+        "The instruction-set paths compiled into this build, fastest first");
+  m.def("supported_cpu_isas", &vmamba_zoo::supported_cpu_isas,
+        "The compiled paths this CPU can run, fastest first");
+  m.def("active_cpu_isa", &vmamba_zoo::active_cpu_isa,
+        "The path the kernels run: the fastest supported one, or VMAMBA_ZOO_CPU_ISA's choice");
+  m.def("set_cpu_isa", &vmamba_zoo::set_cpu_isa, "name"_a,
+        "Run the kernels on another path ('avx512', 'avx2', 'generic' or 'auto') from now on");
 }

@@ -1,4 +1,5 @@
-// Entry points of the vmamba_zoo._C CPU extension (bound to Python in module.cpp).
+// Entry points of the vmamba_zoo._C CPU extension (bound to Python in module.cpp). Each checks
+// all of its arguments before computing (checks.h).
 #pragma once
 
 #include <ATen/ATen.h>
@@ -39,5 +40,12 @@ at::Tensor cross_selective_scan_fwd(const at::Tensor& x, const at::Tensor& x_dbl
 
 // Spatial-Mamba's structure-aware state fusion (inference): see vmamba_zoo/ops/state_fusion.
 at::Tensor state_fusion_fwd(const at::Tensor& h, const at::Tensor& weight, const std::vector<int64_t>& dilations);
+
+// The instruction-set paths of the kernels (dispatch.cpp): those compiled into this build and
+// those the running CPU supports (fastest first), the active one, and a switch (or "auto").
+std::vector<std::string> compiled_cpu_isas();
+std::vector<std::string> supported_cpu_isas();
+std::string active_cpu_isa();
+void set_cpu_isa(const std::string& name);
 
 }  // namespace vmamba_zoo

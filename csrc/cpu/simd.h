@@ -1,24 +1,32 @@
-// Portable fixed-width SIMD for the CPU kernels, written with GCC/Clang vector extensions.
+// Fixed-width SIMD for the CPU kernels, written with GCC/Clang vector extensions.
 //
-// A Vec<T> holds one 64-byte register worth of lanes (16 floats or 8 doubles). With
-// -march=native the compiler maps it to AVX-512 registers, or to pairs of AVX2 / NEON
-// registers elsewhere, so the kernels need no per-ISA code. ATen's Vectorized<T> is not used
-// because outside ATen's own per-capability builds it falls back to scalar loops, and its exp
-// would not vectorise here.
+// A Vec<T> is one register of the path: 64 bytes (16 floats) on avx512, 32 on avx2, 16 on the
+// generic path (SSE2, NEON). Each instruction-set path compiles this file in its own namespace
+// (kernels.h); the avx512 path uses a few AVX-512 instructions below (VMAMBA_ZOO_ISA_AVX512), the
+// generic path no intrinsics at all. ATen's Vectorized<T> is not used because
+// outside ATen's own per-capability builds it falls back to scalar loops, and its exp would not
+// vectorise here.
+//
+// Included only by kernels_impl.h, inside the target region of one kernels_<path>.cpp: every
+// header it needs comes through kernels.h, before that region.
 #pragma once
 
-#if defined(__AVX512F__)
-#include <immintrin.h>
+#include "kernels.h"
+
+#if defined(__has_builtin)
+#if __has_builtin(__builtin_shufflevector)
+#define VMAMBA_ZOO_HAS_SHUFFLEVECTOR 1
+#endif
 #endif
 
-#include <cstdint>
-#include <cstring>
-#include <limits>
-#include <utility>
+namespace vmamba_zoo::cpu::VMAMBA_ZOO_ISA::simd {
 
-namespace vmamba_zoo::simd {
-
-constexpr int kVecBytes = 64;
+// The path's native vector width (kernels_<path>.cpp): one register of it per Vec, so every
+// vector operation below, comparisons and selects included, is one instruction or a few (GCC
+// lowers wider vectors' comparisons and selects element by element).
+constexpr int kVecBytes = VMAMBA_ZOO_VEC_BYTES;
+template <typename T>
+constexpr int kLanes = kVecBytes / sizeof(T);
 
 template <typename T>
 struct VecTraits;
@@ -47,8 +55,26 @@ using Vec = typename VecTraits<T>::vec;
 template <typename T>
 using IVec = typename VecTraits<T>::ivec;
 
+// A heap array of n vectors, aligned to the vector size. (Not std::vector<Vec<T>>: its allocator is
+// compiled outside the target region, where GCC gives the vector type a smaller alignment than
+// the aligned loads of the code inside assume.)
 template <typename T>
-constexpr int kLanes = kVecBytes / sizeof(T);
+class VecArray {
+ public:
+  explicit VecArray(int64_t n, Vec<T> value = Vec<T>{})
+      : data_(static_cast<Vec<T>*>(::operator new(n * sizeof(Vec<T>), std::align_val_t(kVecBytes)))) {
+    for (int64_t i = 0; i < n; ++i) data_[i] = value;
+  }
+  ~VecArray() { ::operator delete(data_, std::align_val_t(kVecBytes)); }
+  VecArray(const VecArray&) = delete;
+  VecArray& operator=(const VecArray&) = delete;
+  Vec<T>& operator[](int64_t i) { return data_[i]; }
+  const Vec<T>& operator[](int64_t i) const { return data_[i]; }
+  Vec<T>* data() { return data_; }
+
+ private:
+  Vec<T>* data_;
+};
 
 template <typename T>
 inline Vec<T> load(const T* p) {
@@ -91,25 +117,28 @@ inline T hsum(Vec<T> v) {
 
 // In-register transpose of a kLanes x kLanes block: rows[i][j] <-> rows[j][i]. Each stage k
 // swaps the off-diagonal k x k sub-blocks of every 2k x 2k diagonal block; after the stages
-// k = kLanes/2, ..., 1 the block is transposed.
+// k = kLanes/2, ..., 1 the block is transposed. Lane j of the new rows[i] (i without bit k) is
+// lane j - k of rows[i + k] where j has bit k, else lane j of rows[i]; of the new rows[i + k],
+// lane j + k of rows[i] where j lacks bit k, else lane j of rows[i + k].
 template <typename T, int k, std::size_t... j>
-inline IVec<T> swap_mask_low(std::index_sequence<j...>) {
-  return IVec<T>{static_cast<typename VecTraits<T>::int_t>((j & k) ? kLanes<T> + j - k : j)...};
-}
-template <typename T, int k, std::size_t... j>
-inline IVec<T> swap_mask_high(std::index_sequence<j...>) {
-  return IVec<T>{static_cast<typename VecTraits<T>::int_t>((j & k) ? kLanes<T> + j : j + k)...};
+inline void swap_sub_blocks(Vec<T>& low, Vec<T>& high, std::index_sequence<j...>) {
+  constexpr std::size_t W = kLanes<T>;
+  const Vec<T> a = low, b = high;
+#if defined(VMAMBA_ZOO_HAS_SHUFFLEVECTOR)
+  low = __builtin_shufflevector(a, b, ((j & k) ? W + j - k : j)...);
+  high = __builtin_shufflevector(a, b, ((j & k) ? W + j : j + k)...);
+#else  // GCC before 12
+  using I = typename VecTraits<T>::int_t;
+  low = __builtin_shuffle(a, b, IVec<T>{static_cast<I>((j & k) ? W + j - k : j)...});
+  high = __builtin_shuffle(a, b, IVec<T>{static_cast<I>((j & k) ? W + j : j + k)...});
+#endif
 }
 
 template <typename T, int k>
 inline void transpose_stage(Vec<T>* rows) {
-  constexpr auto lanes = std::make_index_sequence<kLanes<T>>{};
-  const IVec<T> low = swap_mask_low<T, k>(lanes), high = swap_mask_high<T, k>(lanes);
   for (int i = 0; i < kLanes<T>; ++i) {
     if (i & k) continue;
-    const Vec<T> a = rows[i], b = rows[i + k];
-    rows[i] = __builtin_shuffle(a, b, low);
-    rows[i + k] = __builtin_shuffle(a, b, high);
+    swap_sub_blocks<T, k>(rows[i], rows[i + k], std::make_index_sequence<kLanes<T>>{});
   }
   if constexpr (k > 1) transpose_stage<T, k / 2>(rows);
 }
@@ -149,7 +178,7 @@ inline Vec<double> exp_reduced<double>(Vec<double> r) {
   return p;
 }
 
-#if defined(__AVX512F__)
+#if VMAMBA_ZOO_ISA_AVX512
 // p * 2^k by one vscalef (IEEE: gradual underflow, overflow to inf, NaN propagates) instead of
 // building 2^k in the exponent field: measured 25% fewer instructions per exp in the scan
 // kernels. (The all-lanes masked form: GCC 12 warns about the unmasked one's undefined source.)
@@ -168,7 +197,7 @@ inline Vec<T> scale_by_pow2_unchecked(Vec<T> p, Vec<T> k) {
 template <typename T>
 inline Vec<T> scale_by_pow2(Vec<T> p, Vec<T> k) {
   using Tr = VecTraits<T>;
-#if defined(__AVX512F__)
+#if VMAMBA_ZOO_ISA_AVX512
   return select<T>(k < static_cast<T>(2 - Tr::kExponentBias), Vec<T>{}, scale_by_pow2_unchecked<T>(p, k));
 #else
   Vec<T> kc = max(min(k, static_cast<T>(Tr::kExponentBias)), static_cast<T>(1 - Tr::kExponentBias));
@@ -210,7 +239,7 @@ inline Vec<T> exp(Vec<T> x) {
 // points), vscalef multiplies by 2^k with IEEE under/overflow.
 template <typename T>
 inline Vec<T> exp2(Vec<T> x) {
-#if defined(__AVX512DQ__)
+#if VMAMBA_ZOO_ISA_AVX512
   if constexpr (sizeof(T) == 4) {
     constexpr float kP[] = {1.5345796419e-04f, 1.3399930904e-03f, 9.6184890717e-03f, 5.5503286421e-02f,
                             2.4022646248e-01f, 6.9314718246e-01f, 1.0f};
@@ -320,4 +349,4 @@ inline Vec<T> row_sums(const T* rows_ptr) {
   return sum;
 }
 
-}  // namespace vmamba_zoo::simd
+}  // namespace vmamba_zoo::cpu::VMAMBA_ZOO_ISA::simd

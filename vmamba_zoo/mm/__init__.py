@@ -8,11 +8,32 @@ see checkpoint.py)."""
 from __future__ import annotations
 
 import importlib
+import importlib.util
 
-import vmamba_zoo  # noqa: F401  (registers the timm models the backbones build)
 
-from .backbones import BACKBONES, TimmMambaBackbone
-from .checkpoint import allow_mmengine_checkpoint_objects
+def _installed(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ImportError:
+        return False
+
+
+# The MMEngine stack is the [mm] extra, not part of the core install: say how to get it before
+# anything below fails on a missing module.
+_MISSING = [name for name in ("mmengine", "mmcv") if not _installed(name)]
+if not (_installed("mmdet") or _installed("mmseg")):
+    _MISSING.append("mmdet or mmsegmentation")
+if _MISSING:
+    raise ImportError(
+        f"vmamba_zoo.mm needs the MMEngine stack ({', '.join(_MISSING)} not installed): "
+        "pip install 'vmamba_zoo[mm]' after building mmcv 2.1.0 with its ops from the sdist "
+        "(no wheel exists for this torch; tools/setup_env.sh builds and caches it, see the README's Set-up)"
+    )
+
+import vmamba_zoo  # noqa: E402,F401  (registers the timm models the backbones build)
+
+from .backbones import BACKBONES, TimmMambaBackbone  # noqa: E402
+from .checkpoint import allow_mmengine_checkpoint_objects  # noqa: E402
 
 globals().update({backbone.__name__: backbone for backbone in BACKBONES})  # vmamba_zoo.mm.VMamba, ...
 __all__ = ["TimmMambaBackbone", *(backbone.__name__ for backbone in BACKBONES)]

@@ -10,6 +10,8 @@ keeps the input dtype.
 
 from __future__ import annotations
 
+import operator
+
 import torch
 from torch import Tensor
 
@@ -25,7 +27,12 @@ def _kernels(backend: str):
 
 @torch.library.custom_op("vmamba_zoo::cross_scan", mutates_args=())
 def _cross_scan_op(x: Tensor, mode: str, backend: str) -> Tensor:
-    return _kernels(backend).scan(x, mode)
+    _check_scan_input(x, mode)
+    _check_backend(backend, x)
+    if x.shape[0] == 0:  # an empty batch: an empty output, whatever the backend
+        geo = geometry(mode, x.shape[2], x.shape[3])
+        return x.new_empty(0, geo.K, x.shape[1] // geo.K if geo.grouped else x.shape[1], geo.length)
+    return _kernels(backend).scan(x.contiguous(), mode)
 
 
 @_cross_scan_op.register_fake
@@ -37,7 +44,11 @@ def _(x, mode, backend):
 
 @torch.library.custom_op("vmamba_zoo::cross_merge", mutates_args=())
 def _cross_merge_op(ys: Tensor, H: int, W: int, mode: str, backend: str) -> Tensor:
-    return _kernels(backend).merge(ys, H, W, mode)
+    geo = _check_merge_input(ys, H, W, mode)
+    _check_backend(backend, ys)
+    if ys.shape[0] == 0:
+        return ys.new_empty(0, geo.K * ys.shape[2] if geo.grouped else ys.shape[2], H * W)
+    return _kernels(backend).merge(ys.contiguous(), H, W, mode)
 
 
 @_cross_merge_op.register_fake
@@ -80,39 +91,68 @@ def _check_floating(name: str, t: Tensor) -> None:
         raise ValueError(f"{name} must be a floating-point tensor, got dtype {t.dtype}")
 
 
-def cross_scan(x: Tensor, mode: str = "cross2d", backend: str = "auto") -> Tensor:
-    """(batch, C, H, W) -> (batch, K, C', L) in the order of ``mode`` (see :mod:`.modes`)."""
+def _check_size(name: str, value) -> int:
+    """A positive integer map size: ints, integer scalars (numpy, 0-d tensors) and symbolic ints
+    pass; floats (even integral ones), bools and anything else are errors."""
+    if isinstance(value, bool):
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if not isinstance(value, (int, torch.SymInt)):
+        try:
+            value = operator.index(value)
+        except TypeError:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}") from None
+    if value <= 0:
+        raise ValueError(f"H and W must be positive, got {name}={value}")
+    return value
+
+
+def _check_scan_input(x: Tensor, mode: str) -> None:
     check_mode(mode)
     _check_floating("x", x)
     if x.dim() != 4:
         raise ValueError(f"x must be 4-D (batch, C, H, W), got shape {tuple(x.shape)}")
-    batch, channels, H, W = x.shape
-    if min(batch, channels, H, W) == 0:
-        raise ValueError(f"x must have non-empty dims, got shape {tuple(x.shape)}")
+    _, channels, H, W = x.shape
+    if min(channels, H, W) == 0:
+        raise ValueError(f"x must have non-empty channel and spatial dims, got shape {tuple(x.shape)}")
     geo = geometry(mode, H, W)
     if geo.grouped and channels % geo.K:
         raise ValueError(f"mode {mode!r} needs channels divisible by {geo.K}, got {channels}")
-    backend = _backends.resolve(backend, x.device)
-    return _cross_scan_op(x.contiguous(), mode, backend)
 
 
-def cross_merge(ys: Tensor, H: int, W: int, mode: str = "cross2d", backend: str = "auto") -> Tensor:
-    """(batch, K, C', L) -> (batch, C, H*W): the adjoint of :func:`cross_scan` for ``mode``."""
+def _check_merge_input(ys: Tensor, H: int, W: int, mode: str):
     check_mode(mode)
     _check_floating("ys", ys)
     if ys.dim() != 4:
         raise ValueError(f"ys must be 4-D (batch, K, C, L), got shape {tuple(ys.shape)}")
-    H, W = int(H), int(W)
-    if H <= 0 or W <= 0:
-        raise ValueError(f"H and W must be positive, got H={H}, W={W}")
+    H, W = _check_size("H", H), _check_size("W", W)
     geo = geometry(mode, H, W)
     if ys.shape[1] != geo.K or ys.shape[3] != geo.length:
         raise ValueError(
             f"mode {mode!r} at H={H}, W={W} needs ys of shape (batch, {geo.K}, C, {geo.length}), "
             f"got {tuple(ys.shape)}"
         )
-    if ys.shape[0] == 0 or ys.shape[2] == 0:
-        raise ValueError(f"ys must have non-empty dims, got shape {tuple(ys.shape)}")
+    if ys.shape[2] == 0:
+        raise ValueError(f"ys must have a non-empty channel dim, got shape {tuple(ys.shape)}")
+    return geo
+
+
+def _check_backend(backend: str, t: Tensor) -> None:
+    reason = _backends.unavailable_reason(backend, t.device)
+    if reason is not None:
+        raise ValueError(f"backend {backend!r} cannot run this call: {reason}")
+
+
+def cross_scan(x: Tensor, mode: str = "cross2d", backend: str = "auto") -> Tensor:
+    """(batch, C, H, W) -> (batch, K, C', L) in the order of ``mode`` (see :mod:`.modes`)."""
+    _check_scan_input(x, mode)
+    backend = _backends.resolve(backend, x.device)
+    return _cross_scan_op(x.contiguous(), mode, backend)
+
+
+def cross_merge(ys: Tensor, H: int, W: int, mode: str = "cross2d", backend: str = "auto") -> Tensor:
+    """(batch, K, C', L) -> (batch, C, H*W): the adjoint of :func:`cross_scan` for ``mode``."""
+    _check_merge_input(ys, H, W, mode)
+    H, W = _check_size("H", H), _check_size("W", W)
     backend = _backends.resolve(backend, ys.device)
     return _cross_merge_op(ys.contiguous(), H, W, mode, backend)
 

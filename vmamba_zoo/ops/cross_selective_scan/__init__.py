@@ -42,6 +42,16 @@ def _fused_op(
 ) -> Tensor:
     from ... import _C
 
+    params = (x_proj_weight, dt_projs_weight, dt_projs_bias, A, D)
+    _check_inputs(x, *params, mode)
+    dtypes = sorted({str(t.dtype) for t in (x, *params)})
+    if len(dtypes) != 1 or dtypes[0] not in ("torch.float32", "torch.float64"):
+        raise ValueError(f"the fused op computes in float32 or float64: all its tensors must have one of them, got {dtypes}")
+    if x.device.type != "cpu":
+        raise ValueError(f"the fused op runs on CPU tensors, got tensors on {x.device}")
+    if x.shape[0] == 0:  # an empty batch: an empty output
+        return torch.empty_like(x)
+    x, x_proj_weight, dt_projs_weight, dt_projs_bias, A, D = (t.contiguous() for t in (x, *params))
     batch, H, W, C = x.shape
     K, _, Dk = x_proj_weight.shape
     grouped = geometry(mode, H, W).grouped
@@ -113,8 +123,8 @@ def _check_inputs(
             raise ValueError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
         if not t.dtype.is_floating_point:
             raise ValueError(f"{name} must be a floating-point tensor, got dtype {t.dtype}")
-    if x.dim() != 4 or min(x.shape) == 0:
-        raise ValueError(f"x must be a non-empty channel-last map (batch, H, W, C), got shape {tuple(x.shape)}")
+    if x.dim() != 4 or min(x.shape[1:]) == 0:
+        raise ValueError(f"x must be a channel-last map (batch, H, W, C) with H, W, C >= 1, got shape {tuple(x.shape)}")
     batch, H, W, C = x.shape
     geo = geometry(mode, H, W)
     if x_proj_weight.dim() != 3 or x_proj_weight.shape[0] != geo.K:
@@ -163,6 +173,8 @@ def cross_selective_scan(
     _check_inputs(x, x_proj_weight, dt_projs_weight, dt_projs_bias, A, D, mode)
     backend = _backends.resolve(backend, x.device)
     params = (x_proj_weight, dt_projs_weight, dt_projs_bias, A, D)
+    if x.shape[0] == 0:  # an empty batch: an empty output, on every path
+        return x.new_empty(x.shape, dtype=torch.float64 if torch.float64 in {t.dtype for t in (x, *params)} else torch.float32)
     needs_grad = torch.is_grad_enabled() and any(t.requires_grad for t in (x, *params))
     if backend != "cpu" or needs_grad:
         return _chain(x, *params, mode, bool(delta_softplus), backend)

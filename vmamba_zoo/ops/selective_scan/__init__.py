@@ -32,7 +32,9 @@ def _kernels(backend: str):
 
 
 # --------------------------------------------------------------------------------------------
-# Input checking: every problem is reported at the op boundary, never inside a kernel.
+# Input checking: every problem is reported at the op boundary, never inside a kernel. The
+# public functions check what they are given; the custom ops (public too, as
+# torch.ops.vmamba_zoo.*) check again what reaches them, for every backend.
 
 
 def _compute_dtype(*tensors: Tensor | None) -> torch.dtype:
@@ -69,8 +71,8 @@ def _check_inputs(
     batch, channels, length = u.shape
     if delta.shape != u.shape:
         raise ValueError(f"delta must have u's shape {tuple(u.shape)}, got {tuple(delta.shape)}")
-    if length == 0 or batch == 0 or channels == 0:
-        raise ValueError(f"u must have non-empty batch, channel and length dims, got {tuple(u.shape)}")
+    if length == 0 or channels == 0:
+        raise ValueError(f"u must have non-empty channel and length dims, got {tuple(u.shape)}")
     if A.shape[0] != channels:
         raise ValueError(f"A must have {channels} rows (one per channel of u), got shape {tuple(A.shape)}")
     state = A.shape[1]
@@ -99,6 +101,32 @@ def _check_inputs(
         raise ValueError(f"all inputs must be on one device, got {sorted(str(d) for d in devices)}")
 
 
+def _check_op_call(backend: str, *tensors: Tensor | None) -> None:
+    """What a custom op needs beyond consistent shapes: one compute dtype, and a backend that runs
+    on the tensors' device."""
+    dtypes = sorted({str(t.dtype) for t in tensors if t is not None})
+    if len(dtypes) != 1 or dtypes[0] not in ("torch.float32", "torch.float64"):
+        raise ValueError(f"the op computes in float32 or float64: all its tensors must have one of them, got {dtypes}")
+    reason = _backends.unavailable_reason(backend, tensors[0].device)
+    if reason is not None:
+        raise ValueError(f"backend {backend!r} cannot run this call: {reason}")
+
+
+def _check_grad(name: str, grad: Tensor | None, shape: tuple[int, ...], layout: str, like: Tensor) -> None:
+    if grad is None:
+        return
+    _check_tensor(name, grad, len(shape), layout)
+    if tuple(grad.shape) != shape or grad.dtype != like.dtype or grad.device != like.device:
+        raise ValueError(
+            f"{name} must be {layout} = {shape} in {like.dtype} on {like.device}, "
+            f"got {tuple(grad.shape)} in {grad.dtype} on {grad.device}"
+        )
+
+
+def _contiguous(*tensors: Tensor | None) -> list[Tensor | None]:
+    return [None if t is None else t.contiguous() for t in tensors]
+
+
 def _prepare(dtype: torch.dtype, *tensors: Tensor | None) -> list[Tensor | None]:
     return [None if t is None else t.to(dtype).contiguous() for t in tensors]
 
@@ -119,7 +147,11 @@ def _selective_scan_op(
     delta_softplus: bool,
     backend: str,
 ) -> tuple[Tensor, Tensor]:
-    return _kernels(backend).fwd(u, delta, A, B, C, D, delta_bias, delta_softplus)
+    _check_inputs(u, delta, A, B, C, D, delta_bias)
+    _check_op_call(backend, u, delta, A, B, C, D, delta_bias)
+    if u.shape[0] == 0:  # an empty batch: empty outputs, whatever the backend
+        return u.new_empty(u.shape), u.new_empty((0, u.shape[1], A.shape[1]))
+    return _kernels(backend).fwd(*_contiguous(u, delta, A, B, C, D, delta_bias), delta_softplus)
 
 
 @_selective_scan_op.register_fake
@@ -141,7 +173,18 @@ def _selective_scan_backward_op(
     dy: Tensor,
     dlast: Tensor | None,
 ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
-    grads = _kernels(backend).bwd(u, delta, A, B, C, D, delta_bias, delta_softplus, dy, dlast)
+    _check_inputs(u, delta, A, B, C, D, delta_bias)
+    _check_op_call(backend, u, delta, A, B, C, D, delta_bias)
+    _check_grad("dy", dy, tuple(u.shape), "(batch, channels, L)", u)
+    _check_grad("dlast", dlast, (u.shape[0], u.shape[1], A.shape[1]), "(batch, channels, N)", u)
+    if u.shape[0] == 0:
+        grads = (torch.zeros_like(u), torch.zeros_like(delta), torch.zeros_like(A), torch.zeros_like(B),
+                 torch.zeros_like(C), None if D is None else torch.zeros_like(D),
+                 None if delta_bias is None else torch.zeros_like(delta_bias))
+    else:
+        grads = _kernels(backend).bwd(
+            *_contiguous(u, delta, A, B, C, D, delta_bias), delta_softplus, *_contiguous(dy, dlast)
+        )
     # custom ops cannot return None: an empty tensor stands for "no such input".
     return tuple(g if g is not None else u.new_empty(0) for g in grads)
 
@@ -226,7 +269,11 @@ def _states_op(
     delta_softplus: bool,
     backend: str,
 ) -> Tensor:
-    return _kernels(backend).states_fwd(u, delta, A, B, delta_bias, delta_softplus)
+    _check_inputs(u, delta, A, B, None, None, delta_bias)
+    _check_op_call(backend, u, delta, A, B, delta_bias)
+    if u.shape[0] == 0:
+        return u.new_empty((0, u.shape[1], A.shape[1], u.shape[2]))
+    return _kernels(backend).states_fwd(*_contiguous(u, delta, A, B, delta_bias), delta_softplus)
 
 
 @_states_op.register_fake
@@ -245,7 +292,16 @@ def _states_backward_op(
     backend: str,
     dh: Tensor,
 ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
-    grads = _kernels(backend).states_bwd(u, delta, A, B, delta_bias, delta_softplus, dh)
+    _check_inputs(u, delta, A, B, None, None, delta_bias)
+    _check_op_call(backend, u, delta, A, B, delta_bias)
+    _check_grad("dh", dh, (u.shape[0], u.shape[1], A.shape[1], u.shape[2]), "(batch, channels, N, L)", u)
+    if u.shape[0] == 0:
+        grads = (torch.zeros_like(u), torch.zeros_like(delta), torch.zeros_like(A), torch.zeros_like(B),
+                 None if delta_bias is None else torch.zeros_like(delta_bias))
+    else:
+        grads = _kernels(backend).states_bwd(
+            *_contiguous(u, delta, A, B, delta_bias), delta_softplus, dh.contiguous()
+        )
     return tuple(g if g is not None else u.new_empty(0) for g in grads)
 
 

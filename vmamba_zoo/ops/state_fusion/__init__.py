@@ -26,7 +26,14 @@ from .. import _backends
 def _fused_op(h: Tensor, weight: Tensor, dilations: list[int]) -> Tensor:
     from ... import _C
 
-    return _C.state_fusion_fwd(h, weight, dilations)
+    _check_inputs(h, weight, dilations)
+    if h.dtype not in (torch.float32, torch.float64) or weight.dtype != h.dtype:
+        raise ValueError(f"the fused op takes float32 or float64 tensors of one dtype, got {h.dtype} and {weight.dtype}")
+    if h.device.type != "cpu":
+        raise ValueError(f"the fused op runs on CPU tensors, got tensors on {h.device}")
+    if h.shape[0] == 0:  # an empty batch: an empty output
+        return torch.empty_like(h)
+    return _C.state_fusion_fwd(h.contiguous(), weight.contiguous(), dilations)
 
 
 @_fused_op.register_fake
@@ -46,9 +53,9 @@ def _check_inputs(h: Tensor, weight: Tensor, dilations: Sequence[int]) -> None:
     for name, t in (("h", h), ("weight", weight)):
         if not isinstance(t, Tensor) or not t.dtype.is_floating_point:
             raise ValueError(f"{name} must be a floating-point torch.Tensor")
-    if h.dim() != 4 or min(h.shape) == 0:
-        raise ValueError(f"h must be a non-empty (batch, C, H, W) map, got shape {tuple(h.shape)}")
-    if not dilations or any(not isinstance(d, int) or d < 1 for d in dilations):
+    if h.dim() != 4 or min(h.shape[1:]) == 0:
+        raise ValueError(f"h must be a (batch, C, H, W) map with C, H, W >= 1, got shape {tuple(h.shape)}")
+    if not dilations or any(isinstance(d, bool) or not isinstance(d, int) or d < 1 for d in dilations):
         raise ValueError(f"dilations must be positive ints, got {dilations}")
     expected = (len(dilations), h.shape[1], 3, 3)
     if tuple(weight.shape) != expected:
@@ -67,6 +74,8 @@ def state_fusion(h: Tensor, weight: Tensor, dilations: Sequence[int] = (1, 3, 5)
     _check_inputs(h, weight, dilations)
     backend = _backends.resolve(backend, h.device)
     needs_grad = torch.is_grad_enabled() and (h.requires_grad or weight.requires_grad)
+    if h.shape[0] == 0:  # an empty batch: an empty output, on every path
+        return torch.empty_like(h)
     if backend != "cpu" or needs_grad or h.dtype not in (torch.float32, torch.float64):
         return _chain(h, weight, dilations)
     return _fused_op(h.contiguous(), weight.to(h.dtype).contiguous(), dilations)
