@@ -131,7 +131,8 @@ def test_selective_scan_states_matches_torch(case, dtype):
 
 def test_state_is_carried_across_chunks(monkeypatch):
     """A small tile forces several chunks per row (the long-sequence path)."""
-    monkeypatch.setattr(triton_scan, "MAX_TILE", 8)  # N = 3 -> BLOCK_N 4, BLOCK_L 2: 6 chunks for L = 11
+    monkeypatch.setattr(triton_scan, "MAX_BLOCK_T", 2)
+    monkeypatch.setattr(triton_scan, "MAX_RUN", 2)  # 2 runs of 2 positions per chunk: 3 chunks for L = 11
     inputs = _scan_inputs(1, 4, 1, 3, 11, torch.float64, True, True, True)
     y_ref, last_ref, grads_ref = _run_scan(inputs, True, "torch")
     y, last, grads = _run_scan(inputs, True, "triton")

@@ -5,7 +5,7 @@ blocks and Spatial-Mamba's state fusion.
 ``backend="auto"`` (the default) picks the fastest backend available for the tensors' device;
 ``VMAMBA_ZOO_BACKEND`` overrides it; an unavailable backend is an error."""
 
-from ._backends import BACKENDS, available_backends
+from .backends import BACKENDS, available_backends
 from .cross_scan import MODES as CROSS_SCAN_MODES
 from .cross_scan import cross_merge, cross_scan
 from .cross_selective_scan import cross_selective_scan

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from ._backends import available_backends
+from .backends import available_backends
 
 
 def main() -> None:

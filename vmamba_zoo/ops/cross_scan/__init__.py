@@ -13,14 +13,14 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .. import _backends
+from .. import backends
 from .modes import MODES, check_mode, geometry
 
 _PACKAGE = __name__
 
 
 def _kernels(backend: str):
-    return _backends.load(_PACKAGE, backend)
+    return backends.load(_PACKAGE, backend)
 
 
 @torch.library.custom_op("vmamba_zoo::cross_scan", mutates_args=())
@@ -92,7 +92,7 @@ def cross_scan(x: Tensor, mode: str = "cross2d", backend: str = "auto") -> Tenso
     geo = geometry(mode, H, W)
     if geo.grouped and channels % geo.K:
         raise ValueError(f"mode {mode!r} needs channels divisible by {geo.K}, got {channels}")
-    backend = _backends.resolve(backend, x.device)
+    backend = backends.resolve(backend, x.device)
     return _cross_scan_op(x.contiguous(), mode, backend)
 
 
@@ -113,7 +113,7 @@ def cross_merge(ys: Tensor, H: int, W: int, mode: str = "cross2d", backend: str 
         )
     if ys.shape[0] == 0 or ys.shape[2] == 0:
         raise ValueError(f"ys must have non-empty dims, got shape {tuple(ys.shape)}")
-    backend = _backends.resolve(backend, ys.device)
+    backend = backends.resolve(backend, ys.device)
     return _cross_merge_op(ys.contiguous(), H, W, mode, backend)
 
 

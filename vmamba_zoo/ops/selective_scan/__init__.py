@@ -14,7 +14,8 @@ Each op is one ``torch.library.custom_op`` (``vmamba_zoo::selective_scan``,
 ``vmamba_zoo::selective_scan_states``) whatever the backend, so fvcore, ``torch.jit.trace`` and
 ``torch.compile`` see one node with a stable name; the backward is another custom op computed by
 the same backend (an adjoint scan, never autograd through a loop). Computation happens in
-float32 (float64 when an input is float64, for gradcheck); outputs are in that dtype.
+float32 (float64 when an input is float64, for gradcheck); outputs are in that dtype. A backend
+whose kernels read float16 / bfloat16 themselves ("triton") gets such inputs unconverted.
 """
 
 from __future__ import annotations
@@ -22,13 +23,13 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .. import _backends
+from .. import backends
 
 _PACKAGE = __name__
 
 
 def _kernels(backend: str):
-    return _backends.load(_PACKAGE, backend)
+    return backends.load(_PACKAGE, backend)
 
 
 # --------------------------------------------------------------------------------------------
@@ -99,8 +100,11 @@ def _check_inputs(
         raise ValueError(f"all inputs must be on one device, got {sorted(str(d) for d in devices)}")
 
 
-def _prepare(dtype: torch.dtype, *tensors: Tensor | None) -> list[Tensor | None]:
-    return [None if t is None else t.to(dtype).contiguous() for t in tensors]
+def _prepare(dtype: torch.dtype, backend: str, *tensors: Tensor | None) -> list[Tensor | None]:
+    # A backend whose kernels read some dtypes themselves (NATIVE_DTYPES) gets those as they are:
+    # no converted copies are made, and none are saved for the backward.
+    native = getattr(_kernels(backend), "NATIVE_DTYPES", ()) if dtype == torch.float32 else ()
+    return [None if t is None else (t if t.dtype in native else t.to(dtype)).contiguous() for t in tensors]
 
 
 # --------------------------------------------------------------------------------------------
@@ -124,7 +128,8 @@ def _selective_scan_op(
 
 @_selective_scan_op.register_fake
 def _(u, delta, A, B, C, D, delta_bias, delta_softplus, backend):
-    return u.new_empty(u.shape), u.new_empty((u.shape[0], u.shape[1], A.shape[1]))
+    dtype = _compute_dtype(u)
+    return u.new_empty(u.shape, dtype=dtype), u.new_empty((u.shape[0], u.shape[1], A.shape[1]), dtype=dtype)
 
 
 @torch.library.custom_op("vmamba_zoo::selective_scan_backward", mutates_args=())
@@ -205,9 +210,9 @@ def selective_scan(
     float64 inputs), and with ``return_last_state`` also ``h_{L-1}`` (batch, G*Dg, N).
     """
     _check_inputs(u, delta, A, B, C, D, delta_bias)
-    backend = _backends.resolve(backend, u.device)
+    backend = backends.resolve(backend, u.device)
     dtype = _compute_dtype(u, delta, A, B, C, D, delta_bias)
-    args = _prepare(dtype, u, delta, A, B, C, D, delta_bias)
+    args = _prepare(dtype, backend, u, delta, A, B, C, D, delta_bias)
     y, last_state = _selective_scan_op(*args, bool(delta_softplus), backend)
     return (y, last_state) if return_last_state else y
 
@@ -231,7 +236,7 @@ def _states_op(
 
 @_states_op.register_fake
 def _(u, delta, A, B, delta_bias, delta_softplus, backend):
-    return u.new_empty((u.shape[0], u.shape[1], A.shape[1], u.shape[2]))
+    return u.new_empty((u.shape[0], u.shape[1], A.shape[1], u.shape[2]), dtype=_compute_dtype(u))
 
 
 @torch.library.custom_op("vmamba_zoo::selective_scan_states_backward", mutates_args=())
@@ -294,7 +299,7 @@ def selective_scan_states(
     ``u, delta, A, B, delta_bias``.
     """
     _check_inputs(u, delta, A, B, None, None, delta_bias)
-    backend = _backends.resolve(backend, u.device)
+    backend = backends.resolve(backend, u.device)
     dtype = _compute_dtype(u, delta, A, B, delta_bias)
-    args = _prepare(dtype, u, delta, A, B, delta_bias)
+    args = _prepare(dtype, backend, u, delta, A, B, delta_bias)
     return _states_op(*args, bool(delta_softplus), backend)
