@@ -44,12 +44,16 @@ NATIVE_DTYPES = (torch.float16, torch.bfloat16, torch.float32)
 # Runs per chunk: one warp's threads, so that the scans and gathers over runs stay inside a warp.
 # States are processed in blocks of at most MAX_BLOCK_S (a loop over blocks inside each chunk; the
 # per-position inputs are shared by all blocks), and RUN_BUDGET bounds BLOCK_S * RUN, the
-# registers of one state-wide value kept per run. Tests lower MAX_BLOCK_T and MAX_RUN to force
-# chunks.
+# registers of one state-wide value kept per run.
 MAX_BLOCK_T = 32
 MAX_BLOCK_S = 1
 RUN_BUDGET = 16
 MAX_RUN = 8
+# The interpreter pays per operation, not per element: it takes the same kernels with wide tiles
+# (all states in one block, the longest sequences of the models in one or two chunks). Tests set
+# these to the compiled values, or lower, to run the compiled tiling or force many chunks.
+INTERPRETER_MAX_BLOCK_T = 1024
+INTERPRETER_MAX_BLOCK_S = 16
 SOFTPLUS_THRESHOLD = tl.constexpr(20.0)
 # Below this, log1p(z) with z = exp(x) is summed as its series: 1 + z would drop z's low bits.
 SOFTPLUS_SERIES_BELOW = tl.constexpr(-4.0)
@@ -374,12 +378,17 @@ _scan_bwd_kernel = kernel(_scan_bwd)
 KERNELS = {"fwd": _scan_fwd, "bwd": _scan_bwd}
 
 
-def layout(N: int, L: int) -> dict[str, int]:
+def layout(N: int, L: int, interpreted: bool | None = None) -> dict[str, int]:
     """How one row's program is tiled: the states in STATE_BLOCKS blocks of BLOCK_S, the sequence
-    in chunks of BLOCK_T runs (one per thread) of RUN positions."""
-    block_s = min(next_power_of_2(N), MAX_BLOCK_S)
+    in chunks of BLOCK_T runs (one per thread) of RUN positions. ``interpreted`` (default: the
+    active mode) picks the interpreter's wide tiles."""
+    if interpreted is None:
+        interpreted = interpreting()
+    max_block_s = INTERPRETER_MAX_BLOCK_S if interpreted else MAX_BLOCK_S
+    max_block_t = INTERPRETER_MAX_BLOCK_T if interpreted else MAX_BLOCK_T
+    block_s = min(next_power_of_2(N), max_block_s)
     run = min(MAX_RUN, max(2, RUN_BUDGET // block_s))
-    block_t = min(MAX_BLOCK_T, next_power_of_2(triton.cdiv(L, run)))
+    block_t = min(max_block_t, next_power_of_2(triton.cdiv(L, run)))
     return {
         "BLOCK_S": block_s,
         "STATE_BLOCKS": triton.cdiv(N, block_s),
