@@ -48,7 +48,7 @@ NATIVE_DTYPES = (torch.float16, torch.bfloat16, torch.float32)
 MAX_BLOCK_T = 32
 MAX_BLOCK_S = 1
 RUN_BUDGET = 16
-MAX_RUN = 8
+MAX_RUN = 8  # RUN is 2, 4 or 8: runs are put back in position order by joins
 # The interpreter pays per operation, not per element: it takes the same kernels with wide tiles
 # (all states in one block, the longest sequences of the models in one or two chunks). Tests set
 # these to the compiled values, or lower, to run the compiled tiling or force many chunks.
@@ -116,6 +116,22 @@ def _step_size(raw, SOFTPLUS: tl.constexpr):
 
 
 @device_function
+def _in_position_order(vals, RUN: tl.constexpr):
+    """RUN tiles (S, T), element r of run t in tile r, as one (S, T * RUN) tile in position order.
+    Storing that tile is coalesced (the compiler moves the values through shared memory)."""
+    if RUN == 2:
+        x = tl.join(vals[0], vals[1])
+    elif RUN == 4:
+        x = tl.join(tl.join(vals[0], vals[2]), tl.join(vals[1], vals[3]))
+    else:
+        # join(a, b) adds a minor axis of 2 holding a, b: joining the even and the odd elements,
+        # recursively, makes the row-major flattening the position order.
+        x = tl.join(tl.join(tl.join(vals[0], vals[4]), tl.join(vals[2], vals[6])),
+                    tl.join(tl.join(vals[1], vals[5]), tl.join(vals[3], vals[7])))
+    return tl.reshape(x, [x.shape[0], x.shape[1] * RUN])
+
+
+@device_function
 def _last_column(carry, a_incl, b_incl, BLOCK_T: tl.constexpr):
     """The map of the whole chunk (the inclusive value at the last run) applied to ``carry``."""
     last = tl.arange(0, BLOCK_T)[None, :] == BLOCK_T - 1
@@ -145,6 +161,7 @@ def _scan_fwd(
         D = tl.load(D_ptr + c).to(acc_t)
     for chunk in range(0, n_chunks):
         run_start = chunk * (BLOCK_T * RUN) + offs_t * RUN
+        chunk_pos = chunk * (BLOCK_T * RUN) + tl.arange(0, BLOCK_T * RUN)
         # Per-position inputs of each thread's run, read and converted once.
         us = ()
         dts = ()
@@ -193,22 +210,27 @@ def _scan_fwd(
             tl.store(last_ptr + last_off, _last_column(h, inc_a, inc_b, BLOCK_T), mask=mask_n)
             # 3. Walk the run again from its entering state.
             ys_next = ()
+            states = ()
             for r in tl.static_range(RUN):
                 pos = run_start + r
-                tile_mask = mask_n[:, None] & (pos < L)[None, :]
                 hs = decays[r] * hs + drives[r]
                 if HAS_C:
-                    Ct = tl.load(C_ptr + bc_off + n_off + pos[None, :], mask=tile_mask, other=0.0).to(acc_t)
+                    Ct = tl.load(C_ptr + bc_off + n_off + pos[None, :], mask=mask_n[:, None] & (pos < L)[None, :],
+                                 other=0.0).to(acc_t)
                     ys_next += (ys[r] + tl.reduce(Ct * hs, 0, add),)
-                if STORE_STATES:
-                    tl.store(states_ptr + row_off * N + n_off + pos[None, :], hs.to(states_ptr.dtype.element_ty),
-                             mask=tile_mask)
+                states += (hs,)
+            if STORE_STATES:
+                tl.store(states_ptr + row_off * N + n_off + chunk_pos[None, :],
+                         _in_position_order(states, RUN).to(states_ptr.dtype.element_ty),
+                         mask=mask_n[:, None] & (chunk_pos < L)[None, :])
             if HAS_C:
                 ys = ys_next
         if HAS_C:
+            y_rows = ()
             for r in tl.static_range(RUN):
-                pos = run_start + r
-                tl.store(y_ptr + row_off + pos, ys[r].to(y_ptr.dtype.element_ty), mask=pos < L)
+                y_rows += (ys[r][None, :],)
+            tl.store(y_ptr + row_off + chunk_pos[None, :], _in_position_order(y_rows, RUN).to(y_ptr.dtype.element_ty),
+                     mask=(chunk_pos < L)[None, :])
         # The carried states were stored by one thread and are read by all in the next chunk.
         tl.debug_barrier()
 
@@ -243,6 +265,8 @@ def _scan_bwd(
     for step in range(0, n_chunks):
         chunk = n_chunks - 1 - step
         run_start = chunk * (BLOCK_T * RUN) + offs_t * RUN
+        chunk_pos = chunk * (BLOCK_T * RUN) + tl.arange(0, BLOCK_T * RUN)
+        chunk_mask = (chunk_pos < L)[None, :]
         # Per-position inputs of each thread's run, read once; du and d(dt) accumulate over states.
         us = ()
         dts = ()
@@ -326,9 +350,9 @@ def _scan_bwd(
                 hs = decays[r] * hs + (dts[r] * us[r])[None, :] * Bs[r]
             dus_rev = ()
             ddts_rev = ()
+            dBs_rev = ()
+            dCs_rev = ()
             for r in tl.static_range(RUN - 1, -1, -1):
-                pos = run_start + r
-                tile_mask = mask_n[:, None] & (pos < L)[None, :]
                 grad_h = k + rhs[r]  # g_l
                 k = decays[r] * grad_h
                 decay_grad = grad_h * h_prev[r] * decays[r]  # d/d(dt * A) of the decay term, per state
@@ -336,35 +360,47 @@ def _scan_bwd(
                 dus_rev += (dus[r] + gB * dts[r],)
                 ddts_rev += (ddts[r] + gB * us[r] + tl.reduce(decay_grad * A[:, None], 0, add),)
                 dA_acc += decay_grad * dts[r][None, :]
-                dB = grad_h * (dts[r] * us[r])[None, :]
-                if DETERMINISTIC:
-                    tl.store(dB_ptr + grad_bc_off + n_off + pos[None, :], dB, mask=tile_mask)
-                else:
-                    tl.atomic_add(dB_ptr + grad_bc_off + n_off + pos[None, :], dB, mask=tile_mask, sem="relaxed")
+                dBs_rev += (grad_h * (dts[r] * us[r])[None, :],)
                 if not STATES_GRAD:
-                    dC = (decays[r] * h_prev[r] + (dts[r] * us[r])[None, :] * Bs[r]) * dys[r][None, :]
-                    if DETERMINISTIC:
-                        tl.store(dC_ptr + grad_bc_off + n_off + pos[None, :], dC, mask=tile_mask)
-                    else:
-                        tl.atomic_add(dC_ptr + grad_bc_off + n_off + pos[None, :], dC, mask=tile_mask,
-                                      sem="relaxed")
-            # The accumulators were rebuilt last position first: restore position order.
+                    dCs_rev += ((decays[r] * h_prev[r] + (dts[r] * us[r])[None, :] * Bs[r]) * dys[r][None, :],)
+            # Built last position first: restore position order.
             dus = ()
             ddts = ()
+            dBs = ()
+            dCs = ()
             for r in tl.static_range(RUN - 1, -1, -1):
                 dus += (dus_rev[r],)
                 ddts += (ddts_rev[r],)
+                dBs += (dBs_rev[r],)
+                if not STATES_GRAD:
+                    dCs += (dCs_rev[r],)
+            # dB / dC of the chunk in position order: coalesced atomics (or stores).
+            grad_ptrs = grad_bc_off + n_off + chunk_pos[None, :]
+            grad_mask = mask_n[:, None] & chunk_mask
+            if DETERMINISTIC:
+                tl.store(dB_ptr + grad_ptrs, _in_position_order(dBs, RUN), mask=grad_mask)
+            else:
+                tl.atomic_add(dB_ptr + grad_ptrs, _in_position_order(dBs, RUN), mask=grad_mask, sem="relaxed")
+            if not STATES_GRAD:
+                if DETERMINISTIC:
+                    tl.store(dC_ptr + grad_ptrs, _in_position_order(dCs, RUN), mask=grad_mask)
+                else:
+                    tl.atomic_add(dC_ptr + grad_ptrs, _in_position_order(dCs, RUN), mask=grad_mask, sem="relaxed")
             dA = tl.reduce(dA_acc, 1, add) + tl.load(dA_ptr + row_n_off, mask=mask_n & (step > 0), other=0.0)
             tl.store(dA_ptr + row_n_off, dA, mask=mask_n)
+        du_rows = ()
+        ddelta_rows = ()
         for r in tl.static_range(RUN):
-            pos = run_start + r
-            inside = pos < L
             ddt = ddts[r]
             if SOFTPLUS:
                 ddt = ddt * dsoft[r]
-            tl.store(du_ptr + row_off + pos, dus[r].to(du_ptr.dtype.element_ty), mask=inside)
-            tl.store(ddelta_ptr + row_off + pos, ddt.to(ddelta_ptr.dtype.element_ty), mask=inside)
-            dbias_acc += tl.where(inside, ddt, 0.0)
+            du_rows += (dus[r][None, :],)
+            ddelta_rows += (ddt[None, :],)
+            dbias_acc += tl.where(run_start + r < L, ddt, 0.0)
+        tl.store(du_ptr + row_off + chunk_pos[None, :], _in_position_order(du_rows, RUN).to(du_ptr.dtype.element_ty),
+                 mask=chunk_mask)
+        tl.store(ddelta_ptr + row_off + chunk_pos[None, :],
+                 _in_position_order(ddelta_rows, RUN).to(ddelta_ptr.dtype.element_ty), mask=chunk_mask)
         # The carried values were stored by one thread and are read by all in the next chunk.
         tl.debug_barrier()
     if HAS_BIAS:
