@@ -97,7 +97,7 @@ class Context:
 @contextlib.contextmanager
 def _deadline(seconds: float):
     """Raise StageTimeout in the main thread once ``seconds`` have passed."""
-    if seconds <= 0 or not hasattr(signal, "SIGALRM"):
+    if seconds <= 0 or not hasattr(signal, "SIGALRM"):  # 0: not enforced
         yield
         return
 
@@ -114,11 +114,14 @@ def _deadline(seconds: float):
 
 
 def run_stages(stages: list[Stage], ctx: Context, selected: list[str], budget_scale: float = 1.0) -> list[dict]:
-    """Run the ``selected`` stages in order; stop at the first failure. One result dict per stage."""
+    """Run the ``selected`` stages in order; stop at the first failure. One result dict per stage.
+    Each stage's budget times ``budget_scale`` is enforced (0: not enforced)."""
     results = []
     failed = False
     for stage in stages:
-        result = {"stage": stage.name, "budget_s": round(stage.budget_s * budget_scale, 1), "seconds": 0.0}
+        # budget_scale 0: budgets reported (at one H100's) but not enforced
+        result = {"stage": stage.name, "budget_s": round(stage.budget_s * (budget_scale or 1.0), 1),
+                  "seconds": 0.0}
         if stage.name not in selected:
             result["status"] = "not selected"
         elif failed:
@@ -127,7 +130,8 @@ def run_stages(stages: list[Stage], ctx: Context, selected: list[str], budget_sc
             result["status"] = "skipped"
             result["reason"] = "needs a CUDA device"
         else:
-            ctx.log(f"[gpu-check] {stage.name}: {stage.help} (budget {result['budget_s']:.0f} s)")
+            enforced = "" if budget_scale else ", not enforced"
+            ctx.log(f"[gpu-check] {stage.name}: {stage.help} (budget {result['budget_s']:.0f} s{enforced})")
             start = time.perf_counter()
             try:
                 with _deadline(stage.budget_s * budget_scale):
@@ -678,16 +682,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "and the benchmarks' JSON (default: gpu_check_out)")
     parser.add_argument("--stages", default=None, help="comma list of stages to run (default: all)")
     parser.add_argument("--skip", default=None, help="comma list of stages to leave out")
-    parser.add_argument("--budget-scale", type=float, default=1.0,
-                        help="multiply every stage's time budget (budgets are for one H100)")
+    parser.add_argument("--budget-scale", type=float, default=None,
+                        help="multiply every stage's time budget (budgets are for one H100; on "
+                             "--device cpu they are not enforced unless this is given)")
     parser.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)  # the memcheck child
     args = parser.parse_args(argv)
     args.selected = _stage_list(args.stages, parser, "--stages") if args.stages is not None else list(STAGE_NAMES)
     if args.skip is not None:
         skipped = _stage_list(args.skip, parser, "--skip")
         args.selected = [n for n in args.selected if n not in skipped]
-    if not args.budget_scale > 0:
+    if args.budget_scale is not None and not args.budget_scale > 0:
         parser.error(f"--budget-scale must be positive, got {args.budget_scale}")
+    if args.budget_scale is None:
+        args.budget_scale = 1.0 if args.device == "cuda" else 0.0
     return args
 
 

@@ -102,7 +102,7 @@ at::Tensor cross_scan_gather(const at::Tensor& x, const at::Tensor& scan_src, bo
   at::Tensor out = at::empty({batch, K, C, L}, x.options());
   if (out.numel() == 0) return out;
   const dim3 grid = grid_for(L, C, batch, op);
-  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), op, [&] {
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "cross_scan_gather", [&] {
     scan_gather_kernel<scalar_t><<<grid, kThreads, 0, c10::cuda::getCurrentCUDAStream()>>>(
         x.data_ptr<scalar_t>(), scan_src.data_ptr<int32_t>(), out.data_ptr<scalar_t>(), static_cast<int>(K), L, HW,
         grouped);
@@ -125,7 +125,7 @@ at::Tensor cross_merge_gather(const at::Tensor& ys, const at::Tensor& merge_src,
   at::Tensor out = at::empty({batch, grouped ? K * C : C, HW}, ys.options());
   if (out.numel() == 0) return out;
   const dim3 grid = grid_for(HW, C, batch, op);
-  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, ys.scalar_type(), op, [&] {
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, ys.scalar_type(), "cross_merge_gather", [&] {
     merge_gather_kernel<scalar_t><<<grid, kThreads, 0, c10::cuda::getCurrentCUDAStream()>>>(
         ys.data_ptr<scalar_t>(), merge_src.data_ptr<int32_t>(), out.data_ptr<scalar_t>(), static_cast<int>(K), L,
         HW, grouped);

@@ -85,7 +85,7 @@ def _scan_runs(a, b, BLOCK_T: tl.constexpr, INTERPRET: tl.constexpr):
         # combine in log2(BLOCK_T) whole-tile steps (Hillis-Steele) gives the same result.
         fa, fb, ga, gb = a, b, one, zero
         idx = tl.arange(0, BLOCK_T)[None, :] + tl.full(a.shape, 0, tl.int32)
-        for step in tl.static_range(8):
+        for step in tl.static_range(11):  # BLOCK_T <= 2048
             if (1 << step) < BLOCK_T:
                 has = idx >= (1 << step)
                 src = tl.maximum(idx - (1 << step), 0)
