@@ -480,6 +480,15 @@ Shape check_scan_inputs(const at::Tensor& u, const at::Tensor& delta, const at::
     TORCH_CHECK((*t)->size(0) == s.channels, "selective scan: ", name, " must have shape (", s.channels,
                 ",), got ", (*t)->sizes());
   }
+  TORCH_CHECK(s.batch * s.channels <= 0x7fffffff, "selective scan: too many rows (batch * channels = ",
+              s.batch * s.channels, ")");
+  return s;
+}
+
+// After the shape checks: every tensor contiguous and on u's CUDA device.
+void check_scan_layout(const at::Tensor& u, const at::Tensor& delta, const at::Tensor& A, const at::Tensor& B,
+                       const std::optional<at::Tensor>& C, const std::optional<at::Tensor>& D,
+                       const std::optional<at::Tensor>& delta_bias) {
   check_layout(u, "u", u);
   check_layout(delta, "delta", u);
   check_layout(A, "A", u);
@@ -487,9 +496,6 @@ Shape check_scan_inputs(const at::Tensor& u, const at::Tensor& delta, const at::
   if (C.has_value()) check_layout(*C, "C", u);
   if (D.has_value()) check_layout(*D, "D", u);
   if (delta_bias.has_value()) check_layout(*delta_bias, "delta_bias", u);
-  TORCH_CHECK(s.batch * s.channels <= 0x7fffffff, "selective scan: too many rows (batch * channels = ",
-              s.batch * s.channels, ")");
-  return s;
 }
 
 template <typename T>
@@ -568,6 +574,7 @@ std::tuple<at::Tensor, at::Tensor> selective_scan_fwd(const at::Tensor& u, const
               "selective_scan_fwd: pass C for y, or store_states=True without C for every state");
   TORCH_CHECK(!(store_states && D.has_value()), "selective_scan_fwd: D is only used with C (the y output)");
   const Shape s = check_scan_inputs(u, delta, A, B, C, D, delta_bias);
+  check_scan_layout(u, delta, A, B, C, D, delta_bias);
   const c10::cuda::CUDAGuard guard(u.device());
   at::Tensor out = store_states ? at::empty({s.batch, s.channels, s.N, s.L}, u.options()) : at::empty_like(u);
   at::Tensor last_state = at::empty({s.batch, s.channels, s.N}, u.options());
@@ -601,9 +608,10 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tenso
     TORCH_CHECK(dlast->size(0) == s.batch && dlast->size(1) == s.channels && dlast->size(2) == s.N,
                 "selective_scan_bwd: dlast must have shape (", s.batch, ", ", s.channels, ", ", s.N, "), got ",
                 dlast->sizes());
-    check_layout(*dlast, "dlast", u);
   }
+  check_scan_layout(u, delta, A, B, C, D, delta_bias);
   check_layout(grad, C.has_value() ? "dy" : "dh", u);
+  if (dlast.has_value()) check_layout(*dlast, "dlast", u);
   const c10::cuda::CUDAGuard guard(u.device());
   const auto options = u.options();
   at::Tensor du = at::empty_like(u), ddelta = at::empty_like(delta);
