@@ -102,6 +102,14 @@ def resolve(backend: str, device: torch.device) -> str:
     return backend
 
 
+# Like resolve: a trace-time constant (it imports the backend module).
+@torch.compiler.assume_constant_result
+def reads_half_precision(op_package: str, backend: str) -> bool:
+    """Whether ``backend``'s kernels for the op in ``op_package`` read float16 / bfloat16 inputs
+    themselves (computing in float32), so that the op passes them unconverted."""
+    return bool(getattr(load(op_package, backend), "READS_HALF_PRECISION", False))
+
+
 def available_backends(device: torch.device | str = "cpu") -> dict[str, str | None]:
     """Map every backend to None (usable on ``device``) or the reason it is not."""
     device = torch.device(device)

@@ -101,9 +101,10 @@ def _check_inputs(
 
 
 def _prepare(dtype: torch.dtype, backend: str, *tensors: Tensor | None) -> list[Tensor | None]:
-    # A backend whose kernels read some dtypes themselves (NATIVE_DTYPES) gets those as they are:
-    # no converted copies are made, and none are saved for the backward.
-    native = getattr(_kernels(backend), "NATIVE_DTYPES", ()) if dtype == torch.float32 else ()
+    # A backend whose kernels read float16 / bfloat16 themselves gets them as they are: no
+    # converted copies are made, and none are saved for the backward.
+    keep = dtype == torch.float32 and backends.reads_half_precision(_PACKAGE, backend)
+    native = (torch.float16, torch.bfloat16, torch.float32) if keep else ()
     return [None if t is None else (t if t.dtype in native else t.to(dtype)).contiguous() for t in tensors]
 
 

@@ -38,8 +38,8 @@ from torch import Tensor
 
 from .._triton import add, device_function, interpreting, kernel, next_power_of_2, on_device
 
-# Inputs read in their own dtype when the computation is in float32; others are converted first.
-NATIVE_DTYPES = (torch.float16, torch.bfloat16, torch.float32)
+# float16 / bfloat16 inputs are read as they are and converted in registers (float32 math).
+READS_HALF_PRECISION = True
 
 # Runs per chunk: one warp's threads, so that the scans and gathers over runs stay inside a warp.
 # States are processed in blocks of at most MAX_BLOCK_S (a loop over blocks inside each chunk; the
