@@ -309,3 +309,20 @@ def test_cross_scan_gathers_check_their_arguments(case):
     call, message = GATHER_CASES[case]
     with pytest.raises(RuntimeError, match=message):
         call()
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(_ext is None or not torch.cuda.is_available(), reason="needs the CUDA extension and a GPU")
+def test_entry_points_check_devices_on_gpu():
+    """The device cases: a tensor left on the CPU next to CUDA ones is refused by name."""
+    inputs = {k: v.cuda() for k, v in _raw_inputs().items()}
+    with pytest.raises(RuntimeError, match="B must be a CUDA tensor"):
+        _fwd(**{**inputs, "B": inputs["B"].cpu()})
+    with pytest.raises(RuntimeError, match="dlast must be a CUDA tensor"):
+        _bwd(**inputs, grad=torch.randn(2, 4, 5, device="cuda"), dlast=torch.randn(2, 4, 3))
+    x = torch.randn(2, 4, 3, 3, device="cuda")
+    with pytest.raises(RuntimeError, match="scan_src must be on"):
+        _ext.cross_scan_gather(x, torch.zeros(4, 9, dtype=torch.int32), False)
+    y, last = _fwd(**inputs)  # consistent CUDA tensors run
+    torch.cuda.synchronize()
+    assert y.shape == (2, 4, 5) and last.shape == (2, 4, 3)
