@@ -102,8 +102,9 @@ def _scan_runs(a, b, BLOCK_T: tl.constexpr, INTERPRET: tl.constexpr):
 @device_function
 def _softplus(x):
     z = tl.exp(tl.minimum(x, SOFTPLUS_THRESHOLD))
-    series = z * (1.0 - z * (0.5 - z * (1.0 / 3.0 - z * (0.25 - z * (0.2 - z * (
-        1.0 / 6.0 - z * (1.0 / 7.0 - z * (0.125 - z * (1.0 / 9.0 - z * 0.1)))))))))
+    zs = tl.where(x < SOFTPLUS_SERIES_BELOW, z, 0.0)  # the series' argument, < exp(-4)
+    series = zs * (1.0 - zs * (0.5 - zs * (1.0 / 3.0 - zs * (0.25 - zs * (0.2 - zs * (
+        1.0 / 6.0 - zs * (1.0 / 7.0 - zs * (0.125 - zs * (1.0 / 9.0 - zs * 0.1)))))))))
     small = tl.where(x < SOFTPLUS_SERIES_BELOW, series, tl.log(1.0 + z))
     return tl.where(x > SOFTPLUS_THRESHOLD, x, small)
 
