@@ -5,7 +5,9 @@ Each kernel is specialised exactly as the backend launches it (the same argument
 ``meta`` tensors by the backend's own launch helpers, the same constexprs and alignment
 specialisation), compiled by ``triton.compile`` for a ``GPUTarget`` (sm_80, sm_90), and the cubin's
 resource usage is read with the ``cuobjdump`` that ships with Triton: registers per thread, spill
-stack, shared memory. Use it after changing a kernel (CI runs it through
+stack, shared memory. The specialisation goes through Triton's own launch binder (internals of
+Triton 3.8: ``create_function_from_signature``, ``JITFunction._pack_args``), so that what is
+compiled is what a launch would compile. Use it after changing a kernel (CI runs it through
 tests/test_triton_offline.py)::
 
     python tools/triton_offline.py [--arch 80 90] [--json FILE]

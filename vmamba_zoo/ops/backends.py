@@ -38,6 +38,11 @@ def _extension_error(module: str) -> str | None:
     return None
 
 
+def forget_extensions() -> None:
+    """Let the next check import the compiled extensions again (after building one)."""
+    _extension_error.cache_clear()
+
+
 @functools.lru_cache(maxsize=None)
 def _triton_error() -> str | None:
     try:
