@@ -4,7 +4,7 @@ Rows: ``selective_scan`` (with D, delta_bias and softplus, as SS2D calls it),
 ``selective_scan_states``, ``cross_scan``, ``cross_merge`` (mode ``cross2d``) and
 ``cross_selective_scan`` (an SS2D's whole scan core, channel-last input) at the four
 stages of VMamba-T s1l8 at 224x224 (K = 4 directions, d_inner = ssm_ratio * C_stage channels
-per direction, N = d_state = 1), plus the headline workload of the brief: stage-1 selective
+per direction, N = d_state = 1), plus a headline workload: the stage-1 selective
 scan with 4 x 192 channels. Columns: forward and forward+backward, median milliseconds (wall
 clock) over ``--repeats`` runs, for every backend available on this machine. The headline
 workload also runs Python loops over L with autograd through them (written like VMamba's
