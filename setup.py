@@ -44,7 +44,7 @@ if BuildExtension is not None and os.environ.get("VMAMBA_ZOO_SKIP_EXT") != "1":
     want_cuda = os.environ.get("VMAMBA_ZOO_NO_CUDA") != "1"
     if cuda_sources and want_cuda and (shutil.which("nvcc") or os.environ.get("CUDA_HOME")):
         # without a GPU to ask, torch needs the architectures named (tools/build_ext.sh's default)
-        os.environ.setdefault("TORCH_CUDA_ARCH_LIST", "8.0;9.0")
+        os.environ.setdefault("TORCH_CUDA_ARCH_LIST", "8.0;9.0+PTX")
         ext_modules.append(
             CUDAExtension(
                 "vmamba_zoo._C_cuda",

@@ -161,3 +161,168 @@ def test_cross_scan_on_gpu(backend, mode, dtype):
         assert y.dtype == dtype
         expected = cross_merge(xs.double(), H, W, mode, backend="torch").to(dtype)
         torch.testing.assert_close(y, expected)
+
+
+# VMamba's stage lengths (3136 and 784 take Triton's vectorised layout, L % 16 == 0) and state
+# sizes, one group of 192 channels, float32 (the shapes the interpreter runs in test_ops_triton).
+@pytest.mark.cuda
+@pytest.mark.parametrize("backend", _gpu_backends())
+@pytest.mark.parametrize("N", [1, 16])
+@pytest.mark.parametrize("L", [256, 784, 3136])
+def test_vmamba_shapes_on_gpu(backend, N, L):
+    inputs = _scan_inputs(2, 4, 192, N, L, torch.float32, True, True, True)
+    outs_ref, grads_ref = _scan_and_grads(_as_double(inputs), True, "torch")
+    outs, grads = _scan_and_grads(inputs, True, backend)
+    for out, ref in zip(outs, outs_ref):
+        torch.testing.assert_close(out.double(), ref, rtol=1e-3, atol=1e-4)
+    for name, ref in grads_ref.items():
+        scale = ref.abs().max().clamp_min(1.0)
+        torch.testing.assert_close(grads[name].double() / scale, ref / scale, rtol=1e-3, atol=1e-4,
+                                   msg=f"gradient of {name}")
+
+
+def _as_double(inputs):
+    return {k: (v.detach().double().requires_grad_(True) if v is not None else None) for k, v in inputs.items()}
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("backend", _gpu_backends())
+def test_deterministic_mode_on_gpu(backend):
+    """Under torch.use_deterministic_algorithms(True) every gradient is bitwise repeatable."""
+    inputs = _scan_inputs(2, 4, 64, 16, 784, torch.float32, True, True, True)
+    previous = torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(True)
+    try:
+        _, first = _scan_and_grads(inputs, True, backend)
+        _, second = _scan_and_grads(inputs, True, backend)
+    finally:
+        torch.use_deterministic_algorithms(previous)
+    for name in first:
+        assert torch.equal(first[name], second[name]), name
+
+
+# --------------------------------------------------------------------------------------------
+# The raw entry points check their arguments themselves: inconsistent tensors raise a Python
+# exception naming the problem (on CPU tensors here, before any device is needed).
+
+try:
+    import vmamba_zoo._C_cuda as _ext
+except ImportError:
+    _ext = None
+
+
+def _raw_inputs(batch=2, channels=4, groups=2, N=3, L=5, dtype=torch.float32):
+    def t(*shape):
+        return torch.randn(*shape, dtype=dtype)
+
+    return dict(u=t(batch, channels, L), delta=t(batch, channels, L), A=t(channels, N), B=t(batch, groups, N, L),
+                C=t(batch, groups, N, L), D=t(channels), delta_bias=t(channels))
+
+
+def _fwd(**overrides):
+    args = {**_raw_inputs(), "softplus": True, "store_states": False, **overrides}
+    return _ext.selective_scan_fwd(args["u"], args["delta"], args["A"], args["B"], args["C"], args["D"],
+                                   args["delta_bias"], args["softplus"], args["store_states"])
+
+
+def _bwd(**overrides):
+    base = _raw_inputs()
+    args = {**base, "softplus": True, "grad": torch.randn(2, 4, 5), "dlast": torch.randn(2, 4, 3),
+            "deterministic": False, **overrides}
+    return _ext.selective_scan_bwd(args["u"], args["delta"], args["A"], args["B"], args["C"], args["D"],
+                                   args["delta_bias"], args["softplus"], args["grad"], args["dlast"],
+                                   args["deterministic"])
+
+
+FWD_CASES = {
+    "zero groups": (dict(B=torch.randn(2, 0, 3, 5)), "at least one group"),
+    "short B": (dict(B=torch.randn(2, 2, 3, 4)), "B must have shape"),
+    "short A": (dict(A=torch.randn(3, 3)), "A must have 4 rows"),
+    "A with another N": (dict(A=torch.randn(4, 2)), "B must have shape"),
+    "no state": (dict(A=torch.randn(4, 0)), "state size N"),
+    "indivisible groups": (dict(B=torch.randn(2, 3, 3, 5), C=torch.randn(2, 3, 3, 5)), "divisible"),
+    "delta of another length": (dict(delta=torch.randn(2, 4, 6)), "delta must have u's shape"),
+    "C unlike B": (dict(C=torch.randn(2, 2, 3, 4)), "C must have B's shape"),
+    "short D": (dict(D=torch.randn(3)), "D must have shape"),
+    "2-D delta_bias": (dict(delta_bias=torch.randn(4, 1)), "delta_bias must be 1-D"),
+    "mixed dtypes": (dict(B=torch.randn(2, 2, 3, 5, dtype=torch.float64)), "must have dtype"),
+    "integer u": (dict(u=torch.ones(2, 4, 5, dtype=torch.int32)), "float32 or float64"),
+    "empty batch": (dict(u=torch.randn(0, 4, 5), delta=torch.randn(0, 4, 5)), "non-empty"),
+    "non-contiguous u": (dict(u=torch.randn(2, 5, 4).transpose(1, 2)), "contiguous"),
+    "states with C": (dict(store_states=True), "pass C for y"),
+    "CPU tensors": (dict(), "must be a CUDA tensor"),
+}
+
+
+@pytest.mark.skipif(_ext is None, reason="the CUDA extension is not built")
+@pytest.mark.parametrize("case", FWD_CASES)
+def test_selective_scan_fwd_checks_its_arguments(case):
+    overrides, message = FWD_CASES[case]
+    with pytest.raises(RuntimeError, match=message):
+        _fwd(**overrides)
+
+
+BWD_CASES = {
+    "dy of another length": (dict(grad=torch.randn(2, 4, 6)), "dy must have u's shape"),
+    "short dlast": (dict(dlast=torch.randn(2, 4, 2)), "dlast must have shape"),
+    "dh of another N": (dict(C=None, D=None, dlast=None, grad=torch.randn(2, 4, 2, 5)), "dh must have shape"),
+    "dlast without C": (dict(C=None, D=None, grad=torch.randn(2, 4, 3, 5)), "dlast is only defined"),
+    "zero groups": (dict(B=torch.randn(2, 0, 3, 5), C=torch.randn(2, 0, 3, 5)), "at least one group"),
+    "CPU tensors": (dict(), "must be a CUDA tensor"),
+}
+
+
+@pytest.mark.skipif(_ext is None, reason="the CUDA extension is not built")
+@pytest.mark.parametrize("case", BWD_CASES)
+def test_selective_scan_bwd_checks_its_arguments(case):
+    overrides, message = BWD_CASES[case]
+    with pytest.raises(RuntimeError, match=message):
+        _bwd(**overrides)
+
+
+GATHER_CASES = {
+    "3-D x": (lambda: _ext.cross_scan_gather(torch.randn(2, 4, 9), torch.zeros(4, 9, dtype=torch.int32), False),
+              "must be 4-D"),
+    "int64 map": (lambda: _ext.cross_scan_gather(torch.randn(2, 4, 3, 3), torch.zeros(4, 9, dtype=torch.int64),
+                                                 False), "must be int32"),
+    "1-D map": (lambda: _ext.cross_scan_gather(torch.randn(2, 4, 3, 3), torch.zeros(9, dtype=torch.int32), False),
+                "must be 2-D"),
+    "no routes": (lambda: _ext.cross_scan_gather(torch.randn(2, 4, 3, 3), torch.zeros(0, 9, dtype=torch.int32),
+                                                 False), "1 to 64 routes"),
+    "grouped, indivisible": (lambda: _ext.cross_scan_gather(torch.randn(2, 6, 3, 3),
+                                                            torch.zeros(4, 9, dtype=torch.int32), True), "divisible"),
+    "integer x": (lambda: _ext.cross_scan_gather(torch.ones(2, 4, 3, 3, dtype=torch.int32),
+                                                 torch.zeros(4, 9, dtype=torch.int32), False), "floating point"),
+    "scan on CPU": (lambda: _ext.cross_scan_gather(torch.randn(2, 4, 3, 3), torch.zeros(4, 9, dtype=torch.int32),
+                                                   False), "expects CUDA tensors"),
+    "merge map of other K": (lambda: _ext.cross_merge_gather(torch.randn(2, 4, 3, 9),
+                                                             torch.zeros(2, 9, dtype=torch.int32), False),
+                             "one row per route"),
+    "merge on CPU": (lambda: _ext.cross_merge_gather(torch.randn(2, 4, 3, 9), torch.zeros(4, 9, dtype=torch.int32),
+                                                     False), "expects CUDA tensors"),
+}
+
+
+@pytest.mark.skipif(_ext is None, reason="the CUDA extension is not built")
+@pytest.mark.parametrize("case", GATHER_CASES)
+def test_cross_scan_gathers_check_their_arguments(case):
+    call, message = GATHER_CASES[case]
+    with pytest.raises(RuntimeError, match=message):
+        call()
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(_ext is None or not torch.cuda.is_available(), reason="needs the CUDA extension and a GPU")
+def test_entry_points_check_devices_on_gpu():
+    """The device cases: a tensor left on the CPU next to CUDA ones is refused by name."""
+    inputs = {k: v.cuda() for k, v in _raw_inputs().items()}
+    with pytest.raises(RuntimeError, match="B must be a CUDA tensor"):
+        _fwd(**{**inputs, "B": inputs["B"].cpu()})
+    with pytest.raises(RuntimeError, match="dlast must be a CUDA tensor"):
+        _bwd(**inputs, grad=torch.randn(2, 4, 5, device="cuda"), dlast=torch.randn(2, 4, 3))
+    x = torch.randn(2, 4, 3, 3, device="cuda")
+    with pytest.raises(RuntimeError, match="scan_src must be on"):
+        _ext.cross_scan_gather(x, torch.zeros(4, 9, dtype=torch.int32), False)
+    y, last = _fwd(**inputs)  # consistent CUDA tensors run
+    torch.cuda.synchronize()
+    assert y.shape == (2, 4, 5) and last.shape == (2, 4, 3)

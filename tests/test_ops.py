@@ -337,13 +337,13 @@ def test_torch_compile_fullgraph():
 
 
 def test_backend_modules_implement_the_kernel_interface():
-    from vmamba_zoo.ops import _backends
+    from vmamba_zoo.ops import backends
 
     for backend, reason in available_backends("cpu").items():
         if reason is not None:
             continue
-        scan = _backends.load("vmamba_zoo.ops.selective_scan", backend)
-        merge = _backends.load("vmamba_zoo.ops.cross_scan", backend)
+        scan = backends.load("vmamba_zoo.ops.selective_scan", backend)
+        merge = backends.load("vmamba_zoo.ops.cross_scan", backend)
         for fn in ("fwd", "bwd", "states_fwd", "states_bwd"):
             assert callable(getattr(scan, fn)), (backend, fn)
         for fn in ("scan", "merge"):

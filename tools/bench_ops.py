@@ -1,10 +1,10 @@
-"""Time the ops of :mod:`vmamba_zoo.ops` on the CPU, per backend, at VMamba-T-shaped workloads.
+"""Time the ops of :mod:`vmamba_zoo.ops` on the CPU or a GPU, per backend, at VMamba-T-shaped workloads.
 
 Rows: ``selective_scan`` (with D, delta_bias and softplus, as SS2D calls it),
 ``selective_scan_states``, ``cross_scan``, ``cross_merge`` (mode ``cross2d``) and
 ``cross_selective_scan`` (an SS2D's whole scan core, channel-last input) at the four
 stages of VMamba-T s1l8 at 224x224 (K = 4 directions, d_inner = ssm_ratio * C_stage channels
-per direction, N = d_state = 1), plus the headline workload of the brief: stage-1 selective
+per direction, N = d_state = 1), plus a headline workload: the stage-1 selective
 scan with 4 x 192 channels. Columns: forward and forward+backward, median milliseconds (wall
 clock) over ``--repeats`` runs, for every backend available on this machine. The headline
 workload also runs Python loops over L with autograd through them (written like VMamba's
@@ -13,6 +13,10 @@ position; see ``official_style_loop`` and ``unbind_loop``) and prints how many t
 each backend is.
 
     python tools/bench_ops.py [--threads 2] [--batch 2] [--quick] [--loop both] [--json FILE]
+    python tools/bench_ops.py --device cuda --batch 128 --loop none   # every GPU backend
+
+On a GPU every timed call is followed by a synchronisation, so the times are kernel times plus
+launch overhead.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import torch
 import torch.nn.functional as F
 
 from vmamba_zoo.ops import (
+    BACKENDS,
     available_backends,
     cross_merge,
     cross_scan,
@@ -97,13 +102,20 @@ def scan_inputs(batch: int, groups: int, group_channels: int, state: int, length
     }
 
 
+def _synchronize() -> None:
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        torch.cuda.synchronize()
+
+
 def median_ms(fn: Callable[[], object], repeats: int, warmup: int = 1) -> float:
     for _ in range(warmup):
         fn()
+    _synchronize()
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
         fn()
+        _synchronize()
         times.append(time.perf_counter() - start)
     return 1e3 * statistics.median(times)
 
@@ -152,6 +164,10 @@ def states_call(backend: str):
                                            delta_softplus=True, backend=backend)
 
 
+def _to(tensors: dict, device: torch.device) -> dict:
+    return {k: v.to(device) for k, v in tensors.items()}
+
+
 def workloads(ssm_ratio: float, stages: int) -> list[tuple[str, int, int]]:
     """(name, channels per direction, feature-map side) of the first ``stages`` VMamba-T stages."""
     return [(f"stage{i + 1}", int(ssm_ratio * dim), side)
@@ -168,14 +184,31 @@ def main() -> None:
     parser.add_argument("--loop", choices=("both", "unbind", "official", "none"), default="both",
                         help="Python-loop baselines for the headline (official: quadratic backward, slow)")
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"),
+                        help="where the tensors live (cuda: the 'triton', 'cuda' and 'torch' backends)")
+    parser.add_argument("--backends", default=None,
+                        help="comma list of backends to time (default: every one available on the device)")
     args = parser.parse_args()
+    if args.backends is not None:
+        args.backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+        unknown = [b for b in args.backends if b not in BACKENDS]
+        if unknown or not args.backends:
+            parser.error(f"--backends takes a comma list of {', '.join(BACKENDS)}, got {unknown or args.backends}")
+    if args.device == "cuda" and not torch.cuda.is_available():
+        parser.error("--device cuda: no CUDA device is available")
 
     torch.set_num_threads(args.threads)
     repeats = args.repeats or (3 if args.quick else 7)
-    backends = [name for name, reason in available_backends("cpu").items() if reason is None]
-    skipped = {name: reason for name, reason in available_backends("cpu").items() if reason is not None}
+    device = torch.device(args.device)
+    wanted = args.backends or BACKENDS
+    backends = [name for name, reason in available_backends(device).items() if reason is None and name in wanted]
+    skipped = {name: reason for name, reason in available_backends(device).items()
+               if reason is not None and name in wanted}
+    if not backends:
+        parser.error(f"none of {wanted} runs on {device}: {skipped}")
     stages = 2 if args.quick else len(TINY_DIMS)
-    print(f"torch {torch.__version__}, {platform.processor() or platform.machine()}, "
+    where = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine()
+    print(f"torch {torch.__version__}, {where}, "
           f"threads={torch.get_num_threads()}, batch={args.batch}, repeats={repeats} (median ms, wall clock)")
     for name, reason in skipped.items():
         print(f"  backend {name!r} skipped: {reason}")
@@ -189,12 +222,12 @@ def main() -> None:
     scan_grads = ("u", "delta", "A", "B", "C", "D", "delta_bias")
     for workload, width, side in workloads(args.ssm_ratio, stages):
         length = side * side
-        inputs = scan_inputs(args.batch, DIRECTIONS, width, 1, length)
+        inputs = _to(scan_inputs(args.batch, DIRECTIONS, width, 1, length), device)
         shape = f"u=({args.batch},{DIRECTIONS * width},{length}) N=1"
         states_grads = ("u", "delta", "A", "B", "delta_bias")
-        x = {"x": torch.randn(args.batch, width, side, side)}
-        ys = {"ys": torch.randn(args.batch, DIRECTIONS, width, length)}
-        css = cross_selective_scan_inputs(args.batch, width, side)
+        x = {"x": torch.randn(args.batch, width, side, side, device=device)}
+        ys = {"ys": torch.randn(args.batch, DIRECTIONS, width, length, device=device)}
+        css = _to(cross_selective_scan_inputs(args.batch, width, side), device)
         for backend in backends:
             record("selective_scan", workload, shape, backend,
                    *fwd_and_fwdbwd(scan_call(backend), inputs, scan_grads, repeats))
@@ -210,7 +243,7 @@ def main() -> None:
                    *fwd_and_fwdbwd(cross_selective_scan_call(backend), css, tuple(css), repeats))
 
     # The headline: stage-1 selective scan with 4 x 192 channels, every backend against the loop.
-    headline = scan_inputs(args.batch, DIRECTIONS, 192, 1, 56 * 56)
+    headline = _to(scan_inputs(args.batch, DIRECTIONS, 192, 1, 56 * 56), device)
     headline_shape = f"u=({args.batch},{DIRECTIONS * 192},{56 * 56}) N=1"
     ratios: dict[str, dict[str, float]] = {}
     loops = [] if args.loop == "none" else (list(LOOPS) if args.loop == "both" else [args.loop])
@@ -246,7 +279,7 @@ def main() -> None:
 
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"threads": torch.get_num_threads(), "batch": args.batch, "repeats": repeats,
+            json.dump({"device": where, "threads": torch.get_num_threads(), "batch": args.batch, "repeats": repeats,
                        "torch": torch.__version__, "results": results, "speedup_vs_loop": ratios}, f, indent=2)
         print(f"wrote {args.json}")
 

@@ -21,7 +21,7 @@ find_cuda_home() {
 if cuda_home=$(find_cuda_home); then
     export CUDA_HOME=$cuda_home
     export PATH="$CUDA_HOME/bin:$PATH"
-    export TORCH_CUDA_ARCH_LIST=${TORCH_CUDA_ARCH_LIST:-"8.0;9.0"}
+    export TORCH_CUDA_ARCH_LIST=${TORCH_CUDA_ARCH_LIST:-"8.0;9.0+PTX"}
     echo "[build-ext] CUDA toolkit at $CUDA_HOME, arch list $TORCH_CUDA_ARCH_LIST"
 else
     unset CUDA_HOME

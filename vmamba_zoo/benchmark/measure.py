@@ -123,10 +123,10 @@ def machine_description(device: str = "cpu") -> str:
 
 def scan_backend(device: str) -> str | None:
     """The scan-op backend ``"auto"`` resolves to on ``device`` (None if it cannot be told)."""
-    from vmamba_zoo.ops import _backends
+    from vmamba_zoo.ops import backends
 
     try:
-        return _backends.resolve("auto", torch.device(device))
+        return backends.resolve("auto", torch.device(device))
     except (RuntimeError, ValueError):
         return None
 

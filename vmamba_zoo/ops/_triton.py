@@ -4,11 +4,14 @@
 Triton's CPU interpreter (``TRITON_INTERPRET=1``). Our kernel modules are imported lazily and
 may be imported before a test sets that variable, so kernels are wrapped in :class:`Kernel`,
 which jits them on first launch for whichever mode is active then (and again if it changes).
-Functions a kernel passes to ``tl.associative_scan`` / ``tl.reduce`` are plain ``JITFunction``
-objects: the compiler inlines them, and the interpreter calls their ``.fn``, so one object serves
-both modes. For the same reason kernels avoid ``triton.language``'s own jitted helpers
-(``tl.sum``, ``tl.zeros_like``, ...): those are fixed when triton is imported (torch._dynamo imports it
-early) and cannot be called by the interpreter unless TRITON_INTERPRET was set before that.
+
+Helpers that kernels call (including the combine functions of ``tl.associative_scan`` /
+``tl.reduce``) are :class:`DeviceFunction` objects: the compiler inlines them like any jitted
+function, and the interpreter calls them as Python. For the same reason kernels avoid
+``triton.language``'s own jitted helpers (``tl.sum``, ``tl.zeros_like``, ...): those are fixed
+when triton is imported (torch._dynamo imports it early) and cannot be called by the interpreter
+unless TRITON_INTERPRET was set before that. Sums use :data:`add`, the combine function behind
+``tl.sum``, which the interpreter also evaluates with one numpy call.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ import contextlib
 
 import torch
 import triton
+import triton.language as tl
+from triton.runtime.interpreter import InterpretedFunction
 from triton.runtime.jit import JITFunction
 
 
@@ -42,9 +47,20 @@ def kernel(fn) -> Kernel:
     return Kernel(fn)
 
 
-def combine_fn(fn) -> JITFunction:
-    """A function for ``tl.associative_scan`` / ``tl.reduce`` that works compiled and interpreted."""
-    return JITFunction(fn)
+class DeviceFunction(JITFunction):
+    """A jitted helper that works in both modes (see the module docstring)."""
+
+    def __call__(self, *args, **kwargs):
+        # Only the interpreter calls a helper as Python; compiled kernels inline it.
+        return InterpretedFunction(self.fn)(*args, **kwargs)
+
+
+def device_function(fn) -> DeviceFunction:
+    return DeviceFunction(fn)
+
+
+# ``tl.sum``'s combine function: compiled like any other, and recognised by the interpreter.
+add = tl.standard._sum_combine
 
 
 def on_device(t: torch.Tensor):

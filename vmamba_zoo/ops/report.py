@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from ._backends import available_backends
+from .backends import available_backends
 
 CPU_ISA_ENV_VAR = "VMAMBA_ZOO_CPU_ISA"
 

@@ -15,14 +15,14 @@ import operator
 import torch
 from torch import Tensor
 
-from .. import _backends
+from .. import backends
 from .modes import MODES, check_mode, geometry
 
 _PACKAGE = __name__
 
 
 def _kernels(backend: str):
-    return _backends.load(_PACKAGE, backend)
+    return backends.load(_PACKAGE, backend)
 
 
 @torch.library.custom_op("vmamba_zoo::cross_scan", mutates_args=())
@@ -137,7 +137,7 @@ def _check_merge_input(ys: Tensor, H: int, W: int, mode: str):
 
 
 def _check_backend(backend: str, t: Tensor) -> None:
-    reason = _backends.unavailable_reason(backend, t.device)
+    reason = backends.unavailable_reason(backend, t.device)
     if reason is not None:
         raise ValueError(f"backend {backend!r} cannot run this call: {reason}")
 
@@ -145,7 +145,7 @@ def _check_backend(backend: str, t: Tensor) -> None:
 def cross_scan(x: Tensor, mode: str = "cross2d", backend: str = "auto") -> Tensor:
     """(batch, C, H, W) -> (batch, K, C', L) in the order of ``mode`` (see :mod:`.modes`)."""
     _check_scan_input(x, mode)
-    backend = _backends.resolve(backend, x.device)
+    backend = backends.resolve(backend, x.device)
     return _cross_scan_op(x.contiguous(), mode, backend)
 
 
@@ -153,7 +153,7 @@ def cross_merge(ys: Tensor, H: int, W: int, mode: str = "cross2d", backend: str 
     """(batch, K, C', L) -> (batch, C, H*W): the adjoint of :func:`cross_scan` for ``mode``."""
     _check_merge_input(ys, H, W, mode)
     H, W = _check_size("H", H), _check_size("W", W)
-    backend = _backends.resolve(backend, ys.device)
+    backend = backends.resolve(backend, ys.device)
     return _cross_merge_op(ys.contiguous(), H, W, mode, backend)
 
 

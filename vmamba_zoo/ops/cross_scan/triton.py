@@ -2,7 +2,9 @@
 TRITON_INTERPRET=1): two gather kernels over the index maps of :mod:`.index_maps`, one code
 path for every mode. Each program moves a (BLOCK_C channels, BLOCK_L positions) tile for all K
 sequences; the merge sums the K contributions in float32 (float64 for float64) and stores in
-the input dtype."""
+the input dtype. Positions are the fastest grid axis and batch the slowest, so that programs
+running together read neighbouring pixels of one image (the column-major routes revisit the
+same cache lines) rather than the same pixels of different images."""
 
 from __future__ import annotations
 
@@ -24,9 +26,9 @@ def _scan(
     channels_out, hw, L,
     K: tl.constexpr, GROUPED: tl.constexpr, BLOCK_C: tl.constexpr, BLOCK_L: tl.constexpr,
 ):
-    b = tl.program_id(0).to(tl.int64)
+    b = tl.program_id(2).to(tl.int64)
     offs_c = tl.program_id(1) * BLOCK_C + tl.arange(0, BLOCK_C)
-    offs_l = tl.program_id(2) * BLOCK_L + tl.arange(0, BLOCK_L)
+    offs_l = tl.program_id(0) * BLOCK_L + tl.arange(0, BLOCK_L)
     mask_c = offs_c < channels_out
     mask_l = offs_l < L
     for k in tl.static_range(K):
@@ -49,9 +51,9 @@ def _merge(
     K: tl.constexpr, GROUPED: tl.constexpr, ACC_F64: tl.constexpr,
     BLOCK_C: tl.constexpr, BLOCK_L: tl.constexpr,
 ):
-    b = tl.program_id(0).to(tl.int64)
+    b = tl.program_id(2).to(tl.int64)
     offs_c = tl.program_id(1) * BLOCK_C + tl.arange(0, BLOCK_C)
-    offs_p = tl.program_id(2) * BLOCK_L + tl.arange(0, BLOCK_L)
+    offs_p = tl.program_id(0) * BLOCK_L + tl.arange(0, BLOCK_L)
     mask_c = offs_c < channels_in
     mask_p = offs_p < hw
     mask = mask_c[:, None] & mask_p[None, :]
@@ -74,35 +76,57 @@ def _merge(
 
 _scan_kernel = kernel(_scan)
 _merge_kernel = kernel(_merge)
+KERNELS = {"scan": _scan, "merge": _merge}
+
+# The grid's channel and batch axes are limited to 65535 blocks each.
+MAX_GRID_YZ = 65535
 
 
 def _grid(batch: int, channels: int, length: int) -> tuple[tuple[int, int, int], int]:
     block_l = min(next_power_of_2(length), MAX_BLOCK_L)
-    return (batch, triton.cdiv(channels, BLOCK_C), triton.cdiv(length, block_l)), block_l
+    grid = (triton.cdiv(length, block_l), triton.cdiv(channels, BLOCK_C), batch)
+    if max(grid[1:]) > MAX_GRID_YZ:
+        raise ValueError(f"the triton cross-scan handles at most {MAX_GRID_YZ} images and "
+                         f"{MAX_GRID_YZ * BLOCK_C} channels per call, got {batch} and {channels}")
+    return grid, block_l
 
 
-def scan(x: Tensor, mode: str) -> Tensor:
+def scan_launch(x: Tensor, mode: str):
+    """The output and the scan kernel's (grid, args, meta), as :func:`scan` launches it."""
     batch, channels, H, W = x.shape
     geo = geometry(mode, H, W)
     channels_out = channels // geo.K if geo.grouped else channels
     out = x.new_empty(batch, geo.K, channels_out, geo.length)
     grid, block_l = _grid(batch, channels_out, geo.length)
-    with on_device(x):
-        _scan_kernel[grid](
-            x, scan_sources(mode, H, W, x.device), out, channels_out, H * W, geo.length,
-            K=geo.K, GROUPED=geo.grouped, BLOCK_C=BLOCK_C, BLOCK_L=block_l,
-        )
-    return out
+    sources = scan_sources(mode, H, W, x.device) if x.device.type != "meta" else x.new_empty(
+        geo.K, geo.length, dtype=torch.int32)
+    args = (x, sources, out, channels_out, H * W, geo.length)
+    meta = dict(K=geo.K, GROUPED=geo.grouped, BLOCK_C=BLOCK_C, BLOCK_L=block_l)
+    return out, grid, args, meta
 
 
-def merge(ys: Tensor, H: int, W: int, mode: str) -> Tensor:
+def merge_launch(ys: Tensor, H: int, W: int, mode: str):
+    """The output and the merge kernel's (grid, args, meta), as :func:`merge` launches it."""
     batch, K, channels_in, L = ys.shape
     geo = geometry(mode, H, W)
     out = ys.new_empty(batch, K * channels_in if geo.grouped else channels_in, H * W)
     grid, block_l = _grid(batch, channels_in, H * W)
+    sources = merge_sources(mode, H, W, ys.device) if ys.device.type != "meta" else ys.new_empty(
+        K, H * W, dtype=torch.int32)
+    args = (ys, sources, out, channels_in, H * W, L)
+    meta = dict(K=K, GROUPED=geo.grouped, ACC_F64=ys.dtype == torch.float64, BLOCK_C=BLOCK_C, BLOCK_L=block_l)
+    return out, grid, args, meta
+
+
+def scan(x: Tensor, mode: str) -> Tensor:
+    out, grid, args, meta = scan_launch(x, mode)
+    with on_device(x):
+        _scan_kernel[grid](*args, **meta)
+    return out
+
+
+def merge(ys: Tensor, H: int, W: int, mode: str) -> Tensor:
+    out, grid, args, meta = merge_launch(ys, H, W, mode)
     with on_device(ys):
-        _merge_kernel[grid](
-            ys, merge_sources(mode, H, W, ys.device), out, channels_in, H * W, L,
-            K=K, GROUPED=geo.grouped, ACC_F64=ys.dtype == torch.float64, BLOCK_C=BLOCK_C, BLOCK_L=block_l,
-        )
+        _merge_kernel[grid](*args, **meta)
     return out

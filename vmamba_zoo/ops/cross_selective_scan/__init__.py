@@ -22,7 +22,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .. import _backends
+from .. import backends
 from ..cross_scan import cross_merge, cross_scan
 from ..cross_scan.index_maps import scan_sources
 from ..cross_scan.modes import check_mode, geometry
@@ -171,7 +171,7 @@ def cross_selective_scan(
     (batch, H, W, C) in float32 (float64 for float64 inputs).
     """
     _check_inputs(x, x_proj_weight, dt_projs_weight, dt_projs_bias, A, D, mode)
-    backend = _backends.resolve(backend, x.device)
+    backend = backends.resolve(backend, x.device)
     params = (x_proj_weight, dt_projs_weight, dt_projs_bias, A, D)
     if x.shape[0] == 0:  # an empty batch: an empty output, on every path
         return x.new_empty(x.shape, dtype=torch.float64 if torch.float64 in {t.dtype for t in (x, *params)} else torch.float32)

@@ -14,7 +14,8 @@ Each op is one ``torch.library.custom_op`` (``vmamba_zoo::selective_scan``,
 ``vmamba_zoo::selective_scan_states``) whatever the backend, so fvcore, ``torch.jit.trace`` and
 ``torch.compile`` see one node with a stable name; the backward is another custom op computed by
 the same backend (an adjoint scan, never autograd through a loop). Computation happens in
-float32 (float64 when an input is float64, for gradcheck); outputs are in that dtype.
+float32 (float64 when an input is float64, for gradcheck); outputs are in that dtype. A backend
+whose kernels read float16 / bfloat16 themselves ("triton") gets such inputs unconverted.
 """
 
 from __future__ import annotations
@@ -22,13 +23,13 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .. import _backends
+from .. import backends
 
 _PACKAGE = __name__
 
 
 def _kernels(backend: str):
-    return _backends.load(_PACKAGE, backend)
+    return backends.load(_PACKAGE, backend)
 
 
 # --------------------------------------------------------------------------------------------
@@ -105,9 +106,12 @@ def _check_op_call(backend: str, *tensors: Tensor | None) -> None:
     """What a custom op needs beyond consistent shapes: one compute dtype, and a backend that runs
     on the tensors' device."""
     dtypes = sorted({str(t.dtype) for t in tensors if t is not None})
-    if len(dtypes) != 1 or dtypes[0] not in ("torch.float32", "torch.float64"):
+    if backends.reads_half_precision(_PACKAGE, backend):  # float16 / bfloat16 read by the kernels, float32 state
+        if not set(dtypes) <= {"torch.float16", "torch.bfloat16", "torch.float32"}:
+            raise ValueError(f"backend {backend!r} computes in float32 from float16, bfloat16 or float32 tensors, got {dtypes}")
+    elif len(dtypes) != 1 or dtypes[0] not in ("torch.float32", "torch.float64"):
         raise ValueError(f"the op computes in float32 or float64: all its tensors must have one of them, got {dtypes}")
-    reason = _backends.unavailable_reason(backend, tensors[0].device)
+    reason = backends.unavailable_reason(backend, tensors[0].device)
     if reason is not None:
         raise ValueError(f"backend {backend!r} cannot run this call: {reason}")
 
@@ -127,8 +131,12 @@ def _contiguous(*tensors: Tensor | None) -> list[Tensor | None]:
     return [None if t is None else t.contiguous() for t in tensors]
 
 
-def _prepare(dtype: torch.dtype, *tensors: Tensor | None) -> list[Tensor | None]:
-    return [None if t is None else t.to(dtype).contiguous() for t in tensors]
+def _prepare(dtype: torch.dtype, backend: str, *tensors: Tensor | None) -> list[Tensor | None]:
+    # A backend whose kernels read float16 / bfloat16 themselves gets them as they are: no
+    # converted copies are made, and none are saved for the backward.
+    keep = dtype == torch.float32 and backends.reads_half_precision(_PACKAGE, backend)
+    native = (torch.float16, torch.bfloat16, torch.float32) if keep else ()
+    return [None if t is None else (t if t.dtype in native else t.to(dtype)).contiguous() for t in tensors]
 
 
 # --------------------------------------------------------------------------------------------
@@ -156,7 +164,8 @@ def _selective_scan_op(
 
 @_selective_scan_op.register_fake
 def _(u, delta, A, B, C, D, delta_bias, delta_softplus, backend):
-    return u.new_empty(u.shape), u.new_empty((u.shape[0], u.shape[1], A.shape[1]))
+    dtype = _compute_dtype(u)
+    return u.new_empty(u.shape, dtype=dtype), u.new_empty((u.shape[0], u.shape[1], A.shape[1]), dtype=dtype)
 
 
 @torch.library.custom_op("vmamba_zoo::selective_scan_backward", mutates_args=())
@@ -248,9 +257,9 @@ def selective_scan(
     float64 inputs), and with ``return_last_state`` also ``h_{L-1}`` (batch, G*Dg, N).
     """
     _check_inputs(u, delta, A, B, C, D, delta_bias)
-    backend = _backends.resolve(backend, u.device)
+    backend = backends.resolve(backend, u.device)
     dtype = _compute_dtype(u, delta, A, B, C, D, delta_bias)
-    args = _prepare(dtype, u, delta, A, B, C, D, delta_bias)
+    args = _prepare(dtype, backend, u, delta, A, B, C, D, delta_bias)
     y, last_state = _selective_scan_op(*args, bool(delta_softplus), backend)
     return (y, last_state) if return_last_state else y
 
@@ -278,7 +287,7 @@ def _states_op(
 
 @_states_op.register_fake
 def _(u, delta, A, B, delta_bias, delta_softplus, backend):
-    return u.new_empty((u.shape[0], u.shape[1], A.shape[1], u.shape[2]))
+    return u.new_empty((u.shape[0], u.shape[1], A.shape[1], u.shape[2]), dtype=_compute_dtype(u))
 
 
 @torch.library.custom_op("vmamba_zoo::selective_scan_states_backward", mutates_args=())
@@ -350,7 +359,7 @@ def selective_scan_states(
     ``u, delta, A, B, delta_bias``.
     """
     _check_inputs(u, delta, A, B, None, None, delta_bias)
-    backend = _backends.resolve(backend, u.device)
+    backend = backends.resolve(backend, u.device)
     dtype = _compute_dtype(u, delta, A, B, delta_bias)
-    args = _prepare(dtype, u, delta, A, B, delta_bias)
+    args = _prepare(dtype, backend, u, delta, A, B, delta_bias)
     return _states_op(*args, bool(delta_softplus), backend)

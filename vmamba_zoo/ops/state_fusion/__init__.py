@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .. import _backends
+from .. import backends
 
 
 @torch.library.custom_op("vmamba_zoo::state_fusion", mutates_args=())
@@ -72,7 +72,7 @@ def state_fusion(h: Tensor, weight: Tensor, dilations: Sequence[int] = (1, 3, 5)
     """
     dilations = list(dilations)
     _check_inputs(h, weight, dilations)
-    backend = _backends.resolve(backend, h.device)
+    backend = backends.resolve(backend, h.device)
     needs_grad = torch.is_grad_enabled() and (h.requires_grad or weight.requires_grad)
     if h.shape[0] == 0:  # an empty batch: an empty output, on every path
         return torch.empty_like(h)

@@ -17,8 +17,12 @@ import torch
 BACKENDS = ("torch", "cpu", "triton", "cuda")
 ENV_VAR = "VMAMBA_ZOO_BACKEND"
 
-# Fastest first, per device type; "auto" takes the first one that is available.
-_AUTO_ORDER = {"cpu": ("cpu", "torch"), "cuda": ("cuda", "triton", "torch")}
+# Per device type, "auto" takes the first available backend of this order. On CPU the compiled
+# kernels come first. On CUDA, Triton comes first because it is the verified one: its kernels run
+# in Triton's interpreter in CI and compile offline for sm_80/sm_90, while the CUDA kernels have
+# only been compiled, never run on a GPU. Reorder once tools/gpu_check.sh has passed on a GPU
+# (see the README's GPU section for the state of each backend).
+_AUTO_ORDER = {"cpu": ("cpu", "torch"), "cuda": ("triton", "cuda", "torch")}
 
 
 @functools.lru_cache(maxsize=None)
@@ -32,6 +36,11 @@ def _extension_error(module: str) -> str | None:
             "build it with `make build-ext` (or `python setup.py build_ext --inplace`)"
         )
     return None
+
+
+def forget_extensions() -> None:
+    """Let the next check import the compiled extensions again (after building one)."""
+    _extension_error.cache_clear()
 
 
 @functools.lru_cache(maxsize=None)
@@ -96,6 +105,14 @@ def resolve(backend: str, device: torch.device) -> str:
     if reason is not None:
         raise RuntimeError(f"backend {backend!r} is not available: {reason}")
     return backend
+
+
+# Like resolve: a trace-time constant (it imports the backend module).
+@torch.compiler.assume_constant_result
+def reads_half_precision(op_package: str, backend: str) -> bool:
+    """Whether ``backend``'s kernels for the op in ``op_package`` read float16 / bfloat16 inputs
+    themselves (computing in float32), so that the op passes them unconverted."""
+    return bool(getattr(load(op_package, backend), "READS_HALF_PRECISION", False))
 
 
 def available_backends(device: torch.device | str = "cpu") -> dict[str, str | None]:
