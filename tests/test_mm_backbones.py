@@ -16,6 +16,7 @@ pytest.importorskip("mmseg")
 
 import vmamba_zoo.mm as vmm  # noqa: E402
 from vmamba_zoo.checkpoint import CheckpointMismatchError  # noqa: E402
+from vmamba_zoo.published import FAMILIES  # noqa: E402
 
 TINY_VMAMBA = dict(arch="vmamba_tiny_s1l8", depths=(1, 1, 1, 1), dims=16)
 
@@ -28,7 +29,7 @@ def test_registered_in_mmdet_and_mmseg():
     from mmdet.registry import MODELS as DET
     from mmseg.registry import MODELS as SEG
 
-    for name in ("VMamba", "EfficientVMamba", "GroupMamba", "SpatialMamba", "ResVMamba"):
+    for name in (family.mm_backbone for family in FAMILIES.values()):
         assert DET.get(name) is getattr(vmm, name)
         assert SEG.get(name) is getattr(vmm, name)
     # another test's Runner may have left a different default scope (e.g. mmpretrain) behind
@@ -182,7 +183,7 @@ _V2_STEM = {"stem.conv1.": "patch_embed.0.", "stem.norm1.": "patch_embed.2.",
 
 
 def _to_original_vmamba_key(key: str) -> str:
-    """Our VMamba v2 key -> the original Backbone_VSSM key (vmamba.md §2.10, §6.1)."""
+    """Our VMamba v2 key -> the original Backbone_VSSM key (the upstream classification/models/vmamba.py Backbone_VSSM)."""
     for ours, theirs in _V2_STEM.items():
         if key.startswith(ours):
             return theirs + key[len(ours):]

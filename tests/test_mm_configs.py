@@ -19,6 +19,8 @@ pytest.importorskip("mmseg")
 
 from mmengine.config import Config  # noqa: E402
 
+from vmamba_zoo.published import FAMILIES  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 # every runnable config; files under _base_/ are shared fragments (their backbone is a placeholder)
 CONFIGS = sorted(
@@ -27,12 +29,11 @@ CONFIGS = sorted(
     for p in (ROOT / "configs" / kind).rglob("*.py")
     if "_base_" not in p.parts
 )
-FAMILIES = {"VMamba": "vmamba", "EfficientVMamba": "efficientvmamba", "GroupMamba": "groupmamba",
-            "SpatialMamba": "spatialmamba", "ResVMamba": "resvmamba"}
+FAMILY_BY_BACKBONE = {family.mm_backbone: key for key, family in FAMILIES.items()}
 
 
 def test_every_family_has_detection_and_segmentation_configs():
-    for family in FAMILIES.values():
+    for family in FAMILIES:
         assert any(c.startswith(f"configs/detection/{family}/") for c in CONFIGS), family
         assert any(c.startswith(f"configs/segmentation/{family}/") for c in CONFIGS), family
 
@@ -49,7 +50,7 @@ def test_config_contents(path):
     assert "vmamba_zoo.mm" in cfg.custom_imports["imports"]
     backbone = cfg.model.backbone
     family = path.split("/")[2]
-    assert FAMILIES[backbone.type] == family
+    assert FAMILY_BY_BACKBONE[backbone.type] == family
     assert backbone.arch.startswith(family + "_")
     allowed = {"type", "arch", "out_indices", "drop_path_rate", "init_cfg", "frozen_stages", "norm_eval", "with_cp"}
     assert set(backbone) <= allowed

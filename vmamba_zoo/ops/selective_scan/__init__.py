@@ -103,26 +103,34 @@ def _check_inputs(
 
 
 def _check_op_call(backend: str, *tensors: Tensor | None) -> None:
-    """What a custom op needs beyond consistent shapes: one compute dtype, and a backend that runs
-    on the tensors' device."""
-    dtypes = sorted({str(t.dtype) for t in tensors if t is not None})
-    if backends.reads_half_precision(_PACKAGE, backend):  # float16 / bfloat16 read by the kernels, float32 state
-        if not set(dtypes) <= {"torch.float16", "torch.bfloat16", "torch.float32"}:
-            raise ValueError(f"backend {backend!r} computes in float32 from float16, bfloat16 or float32 tensors, got {dtypes}")
-    elif len(dtypes) != 1 or dtypes[0] not in ("torch.float32", "torch.float64"):
-        raise ValueError(f"the op computes in float32 or float64: all its tensors must have one of them, got {dtypes}")
+    """What a custom op needs beyond consistent shapes: a backend that runs on the tensors'
+    device, and one compute dtype (float32 or float64; a backend whose kernels read float16 /
+    bfloat16 themselves may also get those, mixed with float32)."""
     reason = backends.unavailable_reason(backend, tensors[0].device)
     if reason is not None:
         raise ValueError(f"backend {backend!r} cannot run this call: {reason}")
+    dtypes = sorted({str(t.dtype) for t in tensors if t is not None})
+    if len(dtypes) == 1 and dtypes[0] in ("torch.float32", "torch.float64"):
+        return
+    if backends.reads_half_precision(_PACKAGE, backend):
+        if not set(dtypes) <= {"torch.float16", "torch.bfloat16", "torch.float32"}:
+            raise ValueError(
+                f"backend {backend!r} computes in float32 from float16, bfloat16 or float32 tensors, or in "
+                f"float64 from float64 ones, got {dtypes}"
+            )
+        return
+    raise ValueError(f"the op computes in float32 or float64: all its tensors must have one of them, got {dtypes}")
 
 
 def _check_grad(name: str, grad: Tensor | None, shape: tuple[int, ...], layout: str, like: Tensor) -> None:
+    """``grad`` must have ``shape`` and the compute dtype of ``like`` (float32 for half inputs)."""
     if grad is None:
         return
     _check_tensor(name, grad, len(shape), layout)
-    if tuple(grad.shape) != shape or grad.dtype != like.dtype or grad.device != like.device:
+    dtype = _compute_dtype(like)
+    if tuple(grad.shape) != shape or grad.dtype != dtype or grad.device != like.device:
         raise ValueError(
-            f"{name} must be {layout} = {shape} in {like.dtype} on {like.device}, "
+            f"{name} must be {layout} = {shape} in {dtype} on {like.device}, "
             f"got {tuple(grad.shape)} in {grad.dtype} on {grad.device}"
         )
 
