@@ -110,7 +110,7 @@ def test_local_file_paths_urls_and_cache(tmp_path, monkeypatch):
         with open(dst, "w") as f:
             f.write(url)
 
-    monkeypatch.delenv("VMAMBA_ZOO_CACHE", raising=False)
+    monkeypatch.delenv("VMAMBA_ZOO_WEIGHTS", raising=False)
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
     monkeypatch.setattr(torch.hub, "download_url_to_file", fake_download)
     first = local_file("https://example.org/a/model.pth")
@@ -194,7 +194,7 @@ def test_downloads_are_checked_against_a_known_hash(tmp_path, monkeypatch):
 
     from vmamba_zoo.checkpoint import CheckpointFileError, cache_path
 
-    monkeypatch.setenv("VMAMBA_ZOO_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("VMAMBA_ZOO_WEIGHTS", str(tmp_path / "cache"))
     content = b"weights" * 100
     digest = hashlib.sha256(content).hexdigest()
     _serve_from(tmp_path, monkeypatch, content)
@@ -219,10 +219,10 @@ def test_downloads_are_checked_against_a_known_hash(tmp_path, monkeypatch):
 def test_cache_location_env_and_root(tmp_path, monkeypatch):
     from vmamba_zoo.checkpoint import cache_dir, cache_path
 
-    monkeypatch.delenv("VMAMBA_ZOO_CACHE", raising=False)
+    monkeypatch.delenv("VMAMBA_ZOO_WEIGHTS", raising=False)
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
     assert cache_dir() == str(tmp_path / "hub" / "checkpoints" / "vmamba_zoo")
-    monkeypatch.setenv("VMAMBA_ZOO_CACHE", str(tmp_path / "seeded"))
+    monkeypatch.setenv("VMAMBA_ZOO_WEIGHTS", str(tmp_path / "seeded"))
     url = "https://example.org/a/model.pth"
     assert cache_path(url).startswith(str(tmp_path / "seeded") + os.sep)
     assert cache_path(url, root=tmp_path / "other").startswith(str(tmp_path / "other") + os.sep)
@@ -244,7 +244,7 @@ def test_pretrained_overlay_fetches_through_the_zoo_cache(tmp_path, monkeypatch)
 
     from vmamba_zoo.checkpoint import cache_path, pretrained_file_overlay
 
-    monkeypatch.setenv("VMAMBA_ZOO_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("VMAMBA_ZOO_WEIGHTS", str(tmp_path / "cache"))
     model = timm.create_model("vmamba_tiny_s1l8", depths=(1, 1, 1, 1))
     path = tmp_path / "released.pth"
     torch.save({"model": model.state_dict()}, path)
@@ -258,3 +258,38 @@ def test_pretrained_overlay_fetches_through_the_zoo_cache(tmp_path, monkeypatch)
     assert loaded.pretrained_cfg["file"] == cache_path(url) and downloads == [url]  # cached once
     for key, value in model.state_dict().items():
         torch.testing.assert_close(loaded.state_dict()[key], value)
+
+
+@pytest.mark.parametrize("name", ["vmamba_tiny_s1l8"])
+def test_timm_load_and_resume_checkpoint(tmp_path, name):
+    """timm's own ``load_checkpoint`` / ``resume_checkpoint`` on a zoo model's state dict, a timm
+    training checkpoint and the authors' ``{'model': ...}`` layout (the authors' files with pickled
+    config objects need ``pretrained_cfg_overlay=dict(file=...)``: timm loads weights only)."""
+    import timm
+    from timm.models import load_checkpoint, resume_checkpoint
+
+    trained = timm.create_model(name, depths=(1, 1, 1, 1))
+    optimizer = torch.optim.AdamW(trained.parameters())
+    trained(torch.randn(1, 3, 64, 64)).sum().backward()
+    optimizer.step()
+    expected = trained.state_dict()
+
+    def same(model):
+        return all(torch.equal(model.state_dict()[k], v) for k, v in expected.items())
+
+    torch.save(expected, tmp_path / "state_dict.pth")
+    model = timm.create_model(name, depths=(1, 1, 1, 1))
+    load_checkpoint(model, str(tmp_path / "state_dict.pth"))
+    assert same(model)
+
+    torch.save({"epoch": 3, "arch": name, "state_dict": expected, "optimizer": optimizer.state_dict(),
+                "version": 2}, tmp_path / "train.pth")
+    model = timm.create_model(name, depths=(1, 1, 1, 1))
+    resumed_optimizer = torch.optim.AdamW(model.parameters())
+    assert resume_checkpoint(model, str(tmp_path / "train.pth"), resumed_optimizer, log_info=False) == 4
+    assert same(model) and resumed_optimizer.state_dict()["state"].keys() == optimizer.state_dict()["state"].keys()
+
+    torch.save({"model": expected, "epoch": 299}, tmp_path / "released.pth")
+    model = timm.create_model(name, depths=(1, 1, 1, 1))
+    load_checkpoint(model, str(tmp_path / "released.pth"), filter_fn=model.checkpoint_filter_fn)
+    assert same(model)

@@ -557,7 +557,7 @@ def offline(monkeypatch, tmp_path):
     def no_network(url, dst, hash_prefix=None, progress=True):
         raise urllib.error.URLError("[Errno -2] Name or service not known")
 
-    monkeypatch.setenv("VMAMBA_ZOO_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("VMAMBA_ZOO_WEIGHTS", str(tmp_path / "cache"))
     monkeypatch.setattr(torch.hub, "download_url_to_file", no_network)
     return tmp_path / "cache"
 
@@ -573,7 +573,7 @@ def test_offline_pretrained_names_the_url_and_what_to_do(offline):
     assert "could not download https://github.com/MzeroMiko/VMamba/releases/download/" in message
     assert "Name or service not known" in message
     assert "pretrained_cfg_overlay=dict(file=PATH)" in message
-    assert f"save it as {offline}" in message and "VMAMBA_ZOO_CACHE" in message
+    assert f"save it as {offline}" in message and "VMAMBA_ZOO_WEIGHTS" in message
 
 
 def test_google_drive_weights_name_their_file_id(offline):
@@ -594,7 +594,7 @@ def test_a_web_page_served_for_a_weights_url_is_named(monkeypatch, tmp_path):
     def serves_a_page(url, dst, hash_prefix=None, progress=True):
         Path(dst).write_text("<html><body>Sign in to continue</body></html>")
 
-    monkeypatch.setenv("VMAMBA_ZOO_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("VMAMBA_ZOO_WEIGHTS", str(tmp_path / "cache"))
     monkeypatch.setattr(torch.hub, "download_url_to_file", serves_a_page)
     with pytest.raises(CheckpointFileError, match=rf"{tmp_path / 'cache'}.* is a web page \(HTML\)"):
         timm.create_model("vmamba_tiny_s1l8", pretrained=True, depths=(1, 1, 1, 1))

@@ -12,7 +12,7 @@ Every consumer goes through this module: timm's pretrained path (each zoo model'
 classifiers (``vmamba_zoo.mm``). A model converts the original key names with the
 ``checkpoint_filter_fn`` its class names; :func:`load_pretrained_checkpoint` applies it.
 :func:`local_file` is the one rule for a checkpoint given as a path or a URL, and the one download
-cache (``$VMAMBA_ZOO_CACHE``, see :func:`cache_dir`).
+cache (``$VMAMBA_ZOO_WEIGHTS``, see :func:`cache_dir`).
 
 A file is checked before its tensors are trusted: an empty file, a web page saved in place of the
 file, a zip archive whose members fail their CRC (bit flips, a partial copy), bytes that are no
@@ -46,6 +46,7 @@ __all__ = [
     "cache_dir",
     "cache_path",
     "extract_state_dict",
+    "google_drive_file_id",
     "load_checkpoint_file",
     "load_pretrained_checkpoint",
     "load_state_dict_strict",
@@ -352,15 +353,22 @@ def _keys_as_they_are(state_dict: dict[str, torch.Tensor], model: nn.Module) -> 
     return state_dict
 
 
-CACHE_ENV = "VMAMBA_ZOO_CACHE"
+CACHE_ENV = "VMAMBA_ZOO_WEIGHTS"
 _DRIVE_PAGE = re.compile(r"^https?://drive\.google\.com/(?:file/d/([\w-]+)|open\?id=([\w-]+))")
 # torch hub's convention: a file named ``name-<hex>.ext`` carries a prefix of its SHA-256
 _HASH_IN_NAME = re.compile(r"-([a-f0-9]{8,})\.")
 
 
+def google_drive_file_id(url: str) -> str | None:
+    """The file ID of a Google Drive page URL (``.../file/d/<id>/view``, ``open?id=<id>``), else None.
+    Such a URL serves a web page, not the file."""
+    match = _DRIVE_PAGE.match(url)
+    return (match.group(1) or match.group(2)) if match else None
+
+
 def cache_dir(root: str | os.PathLike | None = None) -> str:
     """Where downloaded checkpoints are kept: ``root`` if given (timm's ``cache_dir`` argument),
-    else ``$VMAMBA_ZOO_CACHE``, else ``<torch hub dir>/checkpoints/vmamba_zoo``. The layout is
+    else ``$VMAMBA_ZOO_WEIGHTS``, else ``<torch hub dir>/checkpoints/vmamba_zoo``. The layout is
     ``<dir>/<hash of the URL>/<file name>`` (see :func:`cache_path`): the same on every machine, so a
     directory filled once on a machine with network can be copied to an air-gapped cluster."""
     if root is not None:
@@ -374,9 +382,9 @@ def cache_path(url: str, root: str | os.PathLike | None = None) -> str:
     """The cached file of ``url`` (whether present or not): one directory per URL, so that two
     URLs ending in the same file name never share a file. A Google Drive page is kept under its
     file ID."""
-    drive = _DRIVE_PAGE.match(url)
-    if drive:
-        filename = f"{drive.group(1) or drive.group(2)}.pth"
+    file_id = google_drive_file_id(url)
+    if file_id:
+        filename = f"{file_id}.pth"
     else:
         filename = os.path.basename(urllib.parse.unquote(urllib.parse.urlparse(url).path)) or "checkpoint"
     url_hash = hashlib.sha256(url.encode()).hexdigest()[:16]
@@ -450,9 +458,8 @@ def local_file(
 
 
 def _download(url: str, local: str, sha256: str | None) -> None:
-    drive = _DRIVE_PAGE.match(url)
-    if drive:
-        file_id = drive.group(1) or drive.group(2)
+    file_id = google_drive_file_id(url)
+    if file_id:
         raise CheckpointDownloadError(
             f"{url} is a Google Drive page (file ID {file_id}), which serves a web page, not the file. "
             f"Download it by hand in a browser (or with a Google Drive client, using file ID {file_id}). "
@@ -479,7 +486,7 @@ def pretrained_file_overlay(
 ) -> dict[str, object]:
     """``pretrained_cfg_overlay`` with ``file`` set to the local copy of the release URL when timm
     would fetch one: the zoo's models fetch their weights through :func:`local_file` (per-URL
-    cache, ``$VMAMBA_ZOO_CACHE``, errors that say how to proceed offline) instead of timm's
+    cache, ``$VMAMBA_ZOO_WEIGHTS``, errors that say how to proceed offline) instead of timm's
     download, which caches by file name. A ``file`` or ``state_dict`` the caller set is kept."""
     overlay = dict(pretrained_cfg_overlay or {})
     cfg = resolve_pretrained_cfg(variant, pretrained_cfg=pretrained_cfg, pretrained_cfg_overlay=overlay).to_dict()
