@@ -122,9 +122,6 @@ def _restricted_pickle_module(
     return module
 
 
-_HTML_STARTS = (b"<!doctype", b"<html", b"<head", b"<?xml", b"<")
-
-
 def verify_checkpoint_file(path: str | os.PathLike) -> None:
     """Check a checkpoint file before unpickling it: not empty, not a web page, and, for zip
     archives (``torch.save``'s format), every member's CRC-32 intact. Raises
@@ -138,7 +135,7 @@ def verify_checkpoint_file(path: str | os.PathLike) -> None:
         )
     with open(path, "rb") as f:
         head = f.read(512)
-    if head.lstrip().lower().startswith(_HTML_STARTS):
+    if head.lstrip().startswith(b"<"):  # markup (HTML, XML): never the start of a zip or a pickle
         raise CheckpointFileError(
             f"checkpoint file {path} is a web page (HTML), not a checkpoint: the URL names a download "
             "page (a Google Drive '/view' link, a sign-in or quota page) rather than the file. Download "
