@@ -458,3 +458,143 @@ def test_cpu_isa_choice_is_checked():
         with pytest.raises(ValueError, match=message):
             _C.set_cpu_isa(name)
     assert _C.active_cpu_isa() in _C.supported_cpu_isas()
+
+
+# =============================================================================================
+# Checkpoint files: each damaged or wrong file gets one message naming the file and the problem
+# before any tensor is trusted (vmamba_zoo.checkpoint); an unreachable or unusable weights URL
+# says which URL failed and how to proceed offline.
+# =============================================================================================
+
+
+def _zip_checkpoint(path: Path) -> Path:
+    torch.save({"model": {"w": torch.randn(4096)}}, path)
+    return path
+
+
+def _flip_bit_in_tensor_storage(path: Path) -> Path:
+    import zipfile
+
+    with zipfile.ZipFile(path) as archive:
+        member = next(m for m in archive.infolist() if "/data/" in m.filename and not m.filename.endswith(".pkl"))
+        data_start = member.header_offset + 30 + len(member.filename) + len(member.extra)
+    blob = bytearray(path.read_bytes())
+    blob[data_start + 1000] ^= 0x04
+    path.write_bytes(bytes(blob))
+    return path
+
+
+def _written(path: Path, data: bytes | str) -> Path:
+    path.write_bytes(data.encode() if isinstance(data, str) else data)
+    return path
+
+
+def _truncated(path: Path) -> Path:
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    return path
+
+
+def _legacy_truncated(path: Path) -> Path:
+    torch.save({"w": torch.randn(4096)}, path, _use_new_zipfile_serialization=False)
+    return _truncated(path)
+
+
+BAD_FILES = {
+    # case: (how to make the file, message)
+    "empty": (lambda p: _written(p, b""), r"is empty \(0 bytes\)"),
+    "random bytes": (lambda p: _written(p, bytes(range(7, 256)) * 4), "is not a PyTorch checkpoint"),
+    "random bytes after a pickle header": (
+        lambda p: _written(p, b"\x80\x02" + bytes(range(29, 256)) * 4), "could not be read as a PyTorch checkpoint"),
+    "html page": (lambda p: _written(p, "\n<!DOCTYPE html><html><head><title>Google Drive</title>"),
+                  r"is a web page \(HTML\).*pretrained_cfg_overlay=dict\(file=PATH\)"),
+    "bit flip in a tensor": (lambda p: _flip_bit_in_tensor_storage(_zip_checkpoint(p)),
+                             r"member '[^']*/data/0' \(a tensor's storage\) fails its check \(Bad CRC-32"),
+    "truncated zip": (lambda p: _truncated(_zip_checkpoint(p)), "is a damaged zip archive"),
+    "truncated legacy file": (_legacy_truncated, "could not be read as a PyTorch checkpoint"),
+    "pickled nn.Module": (lambda p: torch.save(torch.nn.Linear(2, 3), p) or p,  # torch.save returns None
+                          r"holds a whole pickled model \(torch\.nn\.modules\.linear\.Linear\).*state_dict"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_FILES)
+def test_bad_checkpoint_files_are_named_with_their_problem(case, tmp_path):
+    from vmamba_zoo.checkpoint import CheckpointFileError, load_checkpoint_file
+
+    make, message = BAD_FILES[case]
+    path = make(tmp_path / "weights.pth")
+    with pytest.raises(CheckpointFileError, match=message) as info:
+        load_checkpoint_file(path)
+    assert str(path) in str(info.value)
+
+
+def test_checkpoint_keys_and_dtypes_are_checked_not_cast(tmp_path):
+    from vmamba_zoo.checkpoint import CheckpointMismatchError, extract_state_dict, load_checkpoint_file
+    from vmamba_zoo.checkpoint import load_pretrained_checkpoint
+
+    path = tmp_path / "int_keys.pth"
+    torch.save({3624008592: torch.zeros(2), "w": torch.zeros(2)}, path)
+    with pytest.raises(CheckpointMismatchError, match=r"keyed by parameter names.*3624008592 \(int\)"):
+        extract_state_dict(load_checkpoint_file(path))
+
+    model = torch.nn.Linear(2, 3)
+    path = tmp_path / "int64.pth"
+    torch.save({"weight": torch.ones(3, 2, dtype=torch.int64), "bias": torch.zeros(3)}, path)
+    before = model.weight.detach().clone()
+    mistyped = r"non-floating.*weight \(torch\.int64 vs model torch\.float32\)"
+    with pytest.raises(CheckpointMismatchError, match=rf"(?s){path}.*{mistyped}"):
+        load_pretrained_checkpoint(model, path)
+    assert torch.equal(model.weight, before)  # nothing loaded
+    torch.save({"weight": torch.ones(3, 2, dtype=torch.bfloat16), "bias": torch.zeros(3)}, path)
+    load_pretrained_checkpoint(model, path)  # a float dtype is a precision choice, loaded as before
+    assert torch.equal(model.weight, torch.ones(3, 2))
+
+
+@pytest.fixture
+def offline(monkeypatch, tmp_path):
+    """No network: every download fails as urllib does without DNS; the cache is empty."""
+    import urllib.error
+
+    def no_network(url, dst, hash_prefix=None, progress=True):
+        raise urllib.error.URLError("[Errno -2] Name or service not known")
+
+    monkeypatch.setenv("VMAMBA_ZOO_WEIGHTS", str(tmp_path / "cache"))
+    monkeypatch.setattr(torch.hub, "download_url_to_file", no_network)
+    return tmp_path / "cache"
+
+
+def test_offline_pretrained_names_the_url_and_what_to_do(offline):
+    import timm
+
+    from vmamba_zoo.checkpoint import CheckpointDownloadError
+
+    with pytest.raises(CheckpointDownloadError) as info:
+        timm.create_model("vmamba_tiny_s1l8", pretrained=True)
+    message = str(info.value)
+    assert "could not download https://github.com/MzeroMiko/VMamba/releases/download/" in message
+    assert "Name or service not known" in message
+    assert "pretrained_cfg_overlay=dict(file=PATH)" in message
+    assert f"save it as {offline}" in message and "VMAMBA_ZOO_WEIGHTS" in message
+
+
+def test_google_drive_weights_name_their_file_id(offline):
+    import timm
+
+    from vmamba_zoo.checkpoint import CheckpointDownloadError
+
+    with pytest.raises(CheckpointDownloadError, match=r"Google Drive page \(file ID 19kXoqGSTuKKs4AHbdUSrdKZTwTWenLIW\)"
+                       r".*pretrained_cfg_overlay=dict\(file=PATH\)"):
+        timm.create_model("spatialmamba_tiny", pretrained=True)
+
+
+def test_a_web_page_served_for_a_weights_url_is_named(monkeypatch, tmp_path):
+    import timm
+
+    from vmamba_zoo.checkpoint import CheckpointFileError
+
+    def serves_a_page(url, dst, hash_prefix=None, progress=True):
+        Path(dst).write_text("<html><body>Sign in to continue</body></html>")
+
+    monkeypatch.setenv("VMAMBA_ZOO_WEIGHTS", str(tmp_path / "cache"))
+    monkeypatch.setattr(torch.hub, "download_url_to_file", serves_a_page)
+    with pytest.raises(CheckpointFileError, match=rf"{tmp_path / 'cache'}.* is a web page \(HTML\)"):
+        timm.create_model("vmamba_tiny_s1l8", pretrained=True, depths=(1, 1, 1, 1))

@@ -22,7 +22,7 @@ def test_pretrained_cfg_names_the_release(name):
     cfg = timm.create_model(name, **SHALLOW).pretrained_cfg
     assert cfg["url"].startswith("https://huggingface.co/Abdelrahman-shaker/GroupMamba-")
     assert cfg["url"].endswith("_ema.pth")
-    assert cfg["license"] == "mit" and cfg["num_classes"] == 1000 and cfg["paper_ids"] == "arXiv:2407.13772"
+    assert cfg["license"] == "non-commercial" and cfg["num_classes"] == 1000 and cfg["paper_ids"] == "arXiv:2407.13772"
     assert cfg["classifier"] == ("head.fc", "head.fc_dist")  # timm's convention for distilled models
 
 

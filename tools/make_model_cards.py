@@ -3,8 +3,10 @@
 
 Each card is generated, never typed: the architecture and stats come from the timm registry
 (the built model, its ``pretrained_cfg`` and ``feature_info``) and ``vmamba_zoo.count_flops``; the
-published numbers, links, licence and citation from ``vmamba_zoo/published.py``; the measured CPU
-throughput from a ``tools/benchmark.py`` JSON file given with ``--benchmark-json``:
+published numbers, links, licences (code and weights, each with its source) and citation from
+``vmamba_zoo/published.py``; the measured CPU throughput from a ``tools/benchmark.py`` JSON file
+given with ``--benchmark-json``. Every number is labelled with its kind (``published.KINDS``:
+published by the authors, counted by running code, or measured by us) and its source:
 
     python tools/benchmark.py --model 'vmamba_*' --baselines tiny --format json --out bench.json
     python tools/make_model_cards.py --benchmark-json bench.json
@@ -27,6 +29,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
 from vmamba_zoo import benchmark, published  # noqa: E402  (imports vmamba_zoo: registers models)
+from vmamba_zoo.checkpoint import CACHE_ENV, google_drive_file_id  # noqa: E402
 from vmamba_zoo.cli import ArgumentError, check_input_file, check_output_dir, fail  # noqa: E402
 
 CARDS_DIR = os.path.join(REPO, "model_cards")
@@ -34,6 +37,11 @@ MEASURED_BEGIN = "<!-- measured:begin (tools/benchmark.py output; not checked by
 MEASURED_END = "<!-- measured:end -->"
 _MEASURED_BLOCK = re.compile(re.escape(MEASURED_BEGIN) + r".*?" + re.escape(MEASURED_END), re.S)
 _SWIN_T = "swin_tiny_patch4_window7_224"
+_PYPROJECT = "../pyproject.toml"
+OUR_LICENCE = published.Licence(
+    "apache-2.0", "Apache-2.0 (vmamba_zoo, a re-implementation; no original code is included)", _PYPROJECT
+)
+MEASURED_KIND = "Kind: **measured** by us with `tools/benchmark.py` (machine and date on each line)."
 
 
 def strip_measured(text: str) -> str:
@@ -104,6 +112,10 @@ def _opt(value, spec: str = "", suffix: str = "") -> str:
     return "-" if value is None else format(value, spec) + suffix
 
 
+def _link(url: str, text: str = "source") -> str:
+    return f"[{text}]({url})"
+
+
 def _published_sections(info: published.PublishedModel | None, family) -> list[str]:
     out = ["## Published results", ""]
     if info is None:
@@ -114,11 +126,12 @@ def _published_sections(info: published.PublishedModel | None, family) -> list[s
         out += ["### Classification", ""]
         rows = [
             [c.dataset, f"{c.resolution}x{c.resolution}", f"{c.top1:.2f}", _opt(c.top5, ".2f"),
-             _opt(c.params_m, "g", "M"), _opt(c.gflops, "g", "G"), f"[source]({c.source})"
+             _opt(c.params_m, "g", "M"), _opt(c.gflops, "g", "G"), "published",
+             _link(c.source) + (f"; FLOPs: {_link(c.gflops_source, 'paper')}" if c.gflops_source else "")
              + (f" — {c.note}" if c.note else "")]
             for c in info.classification
         ]
-        out += _table(["dataset", "resolution", "top-1", "top-5", "#params", "FLOPs", "source"], rows)
+        out += _table(["dataset", "resolution", "top-1", "top-5", "#params", "FLOPs", "kind", "source"], rows)
         out.append("")
     for task, title in (("detection", "Detection"), ("segmentation", "Segmentation")):
         results = [d for d in info.downstream if d.task == task]
@@ -129,29 +142,68 @@ def _published_sections(info: published.PublishedModel | None, family) -> list[s
             [d.dataset, d.method, d.schedule, ", ".join(f"{k} {v}" for k, v in d.metrics),
              _opt(d.params_m, "g", "M"),
              _opt(d.gflops, "g", "G") + (f" at {d.flops_input}" if d.flops_input else ""),
-             f"[checkpoint]({d.checkpoint})" if d.checkpoint else "-", f"[source]({d.source})"]
+             f"[checkpoint]({d.checkpoint})" if d.checkpoint else "-", "published", _link(d.source)]
             for d in results
         ]
         out += _table(["dataset", "method", "schedule", "results", "#params", "FLOPs",
-                       "weights", "source"], rows)
+                       "weights", "kind", "source"], rows)
         out.append("")
     if not info.downstream and family is not None:
         out += ["No published detection or segmentation results with released weights.", ""]
     if info.published_throughput:
-        out += [f"Authors' speed: {info.published_throughput} ([source]({info.classification[0].source})).",
-                ""]
+        out += [f"Authors' speed (kind: **published**): {info.published_throughput} "
+                f"({_link(info.classification[0].source)}).", ""]
+    return out
+
+
+def _stats_rows(info: published.PublishedModel | None, family, params: int, gflops: float) -> list[list[str]]:
+    """The params / FLOPs rows: ours counted on the built model, the authors' counted on their code."""
+    rows = [["Params", f"{params:,} ({params / 1e6:.2f}M)", "counted",
+             "this model (vmamba_zoo), `vmamba_zoo.benchmark.count_params`"],
+            ["FLOPs (fvcore multiply-adds, 3x224x224, batch 1)", f"{gflops:.6f} G", "counted",
+             "this model (vmamba_zoo), `vmamba_zoo.count_flops`"]]
+    if info is not None and family is not None and (info.reference_params or info.reference_gflops):
+        repo = family.code_url.removeprefix("https://github.com/")
+        code = _link(f"{family.code_url}/blob/{family.upstream_commit}/{family.upstream_file}",
+                     f"{repo}@{family.upstream_commit[:7]}")
+        by_authors_code = f"by running the authors' code, {code} (fvcore, 224², batch 1)"
+        if info.reference_params:
+            rows.insert(1, ["Params, authors' code", f"{info.reference_params:,}", "counted", by_authors_code])
+        if info.reference_gflops:
+            rows.append(["FLOPs, authors' code", f"{info.reference_gflops:.6f} G", "counted", by_authors_code])
+    return rows
+
+
+def _licence_lines(family) -> list[str]:
+    """The licence summary of the card's first lines (a non-commercial warning first)."""
+    if family is None:
+        return [f"**Licences** — this re-implementation: {OUR_LICENCE.text}; the weights: see their source.", ""]
+    weights, code = family.weights_licence, family.code_licence
+    out = []
+    if weights.non_commercial:
+        out += [f"> **Non-commercial weights.** {weights.text} ({_link(weights.source)}). The original "
+                f"code's licence ({code.id}) does not extend to them: do not use them commercially.", ""]
+    out += [f"**Licences** — released weights: **{weights.id}** ({_link(weights.source)}); original code: "
+            f"**{code.id}** ({_link(code.source)}); this re-implementation: **Apache-2.0**. "
+            "Details under [Licence](#licence).", ""]
     return out
 
 
 def _usage(name: str, family, released: bool, cfg: dict, channels: list[int] | None) -> list[str]:
     overlay = ('pretrained=True,\n'
                '                          pretrained_cfg_overlay=dict(file="/path/to/checkpoint.pth")')
+    drive_id = google_drive_file_id(cfg.get("url") or "")
     if not released:
         create = f'model = timm.create_model("{name}")  # no released weights'
+    elif drive_id:
+        create = (f"# the original weights are a Google Drive page (file ID {drive_id}), not a download:\n"
+                  "# fetch the file by hand, then\n"
+                  f'model = timm.create_model("{name}", {overlay})')
     elif cfg.get("url") or cfg.get("hf_hub_id"):
         create = (f'model = timm.create_model("{name}", pretrained=True)  # the original release\n'
                   "# or, from the original file downloaded by hand:\n"
-                  f'# model = timm.create_model("{name}", {overlay.replace(chr(10), chr(10) + "# ")})')
+                  f'# model = timm.create_model("{name}", {overlay.replace(chr(10), chr(10) + "# ")})\n'
+                  f"# offline: {CACHE_ENV}=DIR names a download cache filled on another machine")
     else:
         create = ("# the original weights cannot be fetched by URL: download them, then\n"
                   f'model = timm.create_model("{name}", {overlay})')
@@ -205,29 +257,30 @@ def render_card(name: str, existing: str | None = None, records: Sequence[dict] 
         "<!-- Generated by tools/make_model_cards.py from the timm registry, vmamba_zoo.count_flops, "
         "vmamba_zoo/published.py and a tools/benchmark.py run. Do not edit by hand. -->", "",
     ]
+    out += _licence_lines(family)
     if target:
         out += [f"`{name}` is another name for [`{target}`]({target}.md), the paper's final model "
                 "of this size.", ""]
     if family is not None:
-        out += [f"**{family.title}** — [{family.paper}]({family.paper_url}), "
+        venue = f", {family.venue} ({_link(family.venue_source)})" if family.venue else ""
+        out += [f"**{family.title}** — [{family.paper}]({family.paper_url}){venue}, "
                 f"original code: {family.code_url}", "", family.summary, ""]
     if info and info.config:
         out += [f"Configuration: {info.config}.", ""]
     for note in (family.notes if family else ()) + (info.notes if info else ()):
         out += [f"Note: {note}", ""]
 
-    stats = [
-        ["Params", f"{params:,} ({params / 1e6:.2f}M)"
-         + (f"; authors' code: {info.reference_params:,}" if info and info.reference_params else "")],
-        ["FLOPs (fvcore multiply-adds, 3x224x224, batch 1)", f"{gflops:.6f} G"
-         + (f"; authors' code: {info.reference_gflops:.6f} G" if info and info.reference_gflops else "")],
+    out += ["## Model stats", ""]
+    out += _table(["", "value", "kind", "source"], _stats_rows(info, family, params, gflops)) + [""]
+    settings = [
         ["Input size (pretrained_cfg)", "x".join(str(s) for s in cfg.get("input_size", ())) or "-"],
         ["Classes", str(getattr(model, "num_classes", "-"))],
     ]
     if features:
-        stats.append(["Feature maps (`features_only=True`)", features])
-    stats.append(["Checkpoint", _checkpoint_url(cfg) or "none released"])
-    out += ["## Model stats", ""] + _table(["", ""], stats) + [""]
+        settings.append(["Feature maps (`features_only=True`)", features])
+    settings.append(["Checkpoint", _checkpoint_url(cfg) or "none released"])
+    settings.append(["`pretrained_cfg['license']` (the weights)", cfg.get("license") or "-"])
+    out += _table(["setting", "value"], settings) + [""]
 
     measured = _measured_lines(name, records)
     if measured is None and existing:
@@ -242,19 +295,80 @@ def render_card(name: str, existing: str | None = None, records: Sequence[dict] 
             "`python tools/make_model_cards.py --benchmark-json bench.json`."
         ]
         block = "\n".join([MEASURED_BEGIN] + body + [MEASURED_END])
-    out += ["## Measured speed", "", block, ""]
+    out += ["## Measured speed", "", MEASURED_KIND, "", block, ""]
 
     out += _published_sections(info, family)
     out += _usage(name, family, info is not None, cfg, channels)
-    out += [
-        "## Licence", "",
-        "Code: Apache-2.0 (vmamba_zoo, a re-implementation; no original code is included).",
-        f"Original code and weights: {family.license if family else 'see the weights source'}.",
-        "",
-    ]
+    licences = [["This re-implementation (vmamba_zoo)", OUR_LICENCE.text, _link(OUR_LICENCE.source, "pyproject.toml")]]
+    if family is not None:
+        licences = [
+            ["Released weights", family.weights_licence.text, _link(family.weights_licence.source)],
+            ["Original code", family.code_licence.text, _link(family.code_licence.source)],
+        ] + licences
+    out += ["## Licence", ""] + _table(["what", "licence", "stated in"], licences) + [""]
     if family is not None:
         out += ["## Citation", "", "```bibtex", family.citation, "```", ""]
     return "\n".join(out)
+
+
+_LINK = re.compile(r"\[[^\]]+\]\([^)\s]+\)")
+_LICENCE_SUMMARY = re.compile(
+    r"^\*\*Licences\*\* — released weights: \*\*([^*]+)\*\* \(\[source\]\([^)]+\)\); original code: "
+    r"\*\*([^*]+)\*\* \(\[source\]\([^)]+\)\)"
+)
+_UNLABELLED_TABLES = ("setting", "what")  # configuration and licence tables: no results in them
+
+
+def _tables(text: str) -> list[tuple[list[str], list[list[str]]]]:
+    tables, rows = [], []
+    for line in text.splitlines() + [""]:
+        if line.startswith("|"):
+            rows.append([cell.strip() for cell in line.strip().strip("|").split("|")])
+        elif rows:
+            tables.append((rows[0], rows[2:]))
+            rows = []
+    return tables
+
+
+def card_problems(text: str) -> list[str]:
+    """What a family card lacks: both licences with their sources in its first lines (a
+    non-commercial warning before them where it applies), the licence table, and a kind
+    (``published.KINDS``) and a source on every row of every table of numbers."""
+    problems = []
+    head = text.split("\n## ", 1)[0].splitlines()
+    summary = next((m for m in map(_LICENCE_SUMMARY.match, head) if m), None)
+    if summary is None:
+        problems.append("no licence summary (released weights and original code, each with a source) "
+                        "before the first section")
+    elif "non-commercial" in summary.group(1) and not any(
+            line.startswith("> **Non-commercial weights.**") for line in head):
+        problems.append("non-commercial weights without the warning in the card's first lines")
+    licence_rows = {}
+    for header, rows in _tables(text):
+        if header[0] == "what":
+            licence_rows = {row[0]: row for row in rows}
+            continue
+        if header[0] in _UNLABELLED_TABLES:
+            continue
+        if "kind" not in header or "source" not in header:
+            problems.append(f"a table without kind and source columns: {' | '.join(header)}")
+            continue
+        kind, source = header.index("kind"), header.index("source")
+        for row in rows:
+            if row[kind] not in published.KINDS:
+                problems.append(f"row {row[0]!r}: kind {row[kind]!r} is not one of {published.KINDS}")
+            if not (_LINK.search(row[source]) or "`" in row[source]):
+                problems.append(f"row {row[0]!r}: no source ({row[source]!r})")
+    for what in ("Released weights", "Original code", "This re-implementation (vmamba_zoo)"):
+        row = licence_rows.get(what)
+        if row is None or not row[1] or row[1] == "-" or not _LINK.search(row[2]):
+            problems.append(f"licence table: no licence with a source for {what!r}")
+    if MEASURED_BEGIN in text and MEASURED_KIND not in text.split(MEASURED_BEGIN)[0].split("## Measured speed")[-1]:
+        problems.append("the measured section does not say its kind (measured)")
+    for line in text.splitlines():
+        if line.startswith("Authors' speed") and "kind: **published**" not in line:
+            problems.append("the authors' speed line does not say its kind (published)")
+    return problems
 
 
 def card_path(name: str, cards_dir: str = CARDS_DIR) -> str:
@@ -308,6 +422,9 @@ def main(argv: list[str] | None = None) -> int:
         path = card_path(name, args.out_dir)
         existing = open(path).read() if os.path.exists(path) else None
         text = render_card(name, existing, records)
+        problems = card_problems(text)
+        if problems:
+            raise RuntimeError(f"the card of {name} would mislead: " + "; ".join(problems))
         if text != existing:
             with open(path, "w") as f:
                 f.write(text)

@@ -1,11 +1,13 @@
-"""The numbers the original authors published, each with its source.
+"""The numbers the original authors published, each with its source, and the licences of their
+code and weights, each with where it is stated.
 
 This is data, read by ``tools/make_model_cards.py`` (the model cards) and ``tools/benchmark.py``
 (``--baselines``: which timm models, by size class; ``--plot``: throughput against published
-top-1). Nothing here is measured by us: params and FLOPs
-under ``reference_*`` were obtained by running the authors' own code (their model classes, counted
-with fvcore at 224², batch 1); the rest is copied from the authors' README tables or papers, with
-the URL it came from.
+top-1). Every number has one of three kinds (:data:`KINDS`): *published* (printed by the authors,
+with the URL of the table or paper), *counted* (params and FLOPs under ``reference_*``: obtained by
+running the authors' own code at the commit named by its :class:`Family`, their model classes
+counted with fvcore at 224², batch 1) or *measured* (by us, with ``tools/benchmark.py``: never
+stored here, only in the cards' measured section).
 """
 
 from __future__ import annotations
@@ -13,11 +15,26 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 _VMAMBA_RELEASES = "https://github.com/MzeroMiko/VMamba/releases/download/"
+_VMAMBA_README = "https://github.com/MzeroMiko/VMamba/blob/main/README.md"
 _VMAMBA_RESULTS = "https://github.com/MzeroMiko/VMamba/blob/main/assets/performance.md"
 _EFFICIENTVMAMBA_README = "https://github.com/TerryPei/EfficientVMamba/blob/main/README.md"
 _GROUPMAMBA_README = "https://github.com/Amshaker/GroupMamba/blob/main/README.md"
 _GROUPMAMBA_PAPER = "https://arxiv.org/abs/2407.13772"
 _SPATIALMAMBA_README = "https://github.com/EdwardChasel/Spatial-Mamba/blob/main/README.md"
+
+
+# The kinds of number a model card may show.
+KINDS = ("published", "counted", "measured")
+
+
+@dataclass(frozen=True)
+class Licence:
+    """A licence as its holder states it, with where it is stated."""
+
+    id: str  # timm's ``pretrained_cfg['license']`` form: "mit", "apache-2.0", "non-commercial", "none stated"
+    text: str  # what the card says, in a sentence
+    source: str  # URL where the licence is stated (or where its absence was checked)
+    non_commercial: bool = False
 
 
 @dataclass(frozen=True)
@@ -32,6 +49,7 @@ class Classification:
     params_m: float | None = None  # as printed in the source (millions)
     gflops: float | None = None  # as printed in the source
     note: str = ""
+    gflops_source: str = ""  # where the FLOPs are printed, when not in ``source``
 
 
 @dataclass(frozen=True)
@@ -59,10 +77,15 @@ class Family:
     paper: str  # paper title
     paper_url: str
     code_url: str
-    license: str
+    code_licence: Licence  # the authors' code
+    weights_licence: Licence  # the authors' released weights
+    upstream_commit: str  # the commit of ``code_url`` whose code gave the ``reference_*`` counts
+    upstream_file: str  # the file of the model classes that were counted
     citation: str  # BibTeX, as given in the authors' README
     summary: str
     mm_backbone: str  # the MMEngine backbone type registered by ``vmamba_zoo.mm``
+    venue: str = ""  # where the paper appeared, only with ``venue_source``
+    venue_source: str = ""
     notes: tuple[str, ...] = ()
 
 
@@ -76,8 +99,8 @@ class PublishedModel:
     config: str  # one-line architecture summary (depths, widths, scan settings)
     classification: tuple[Classification, ...] = ()
     downstream: tuple[Downstream, ...] = ()
-    reference_params: int | None = None  # authors' code, parameter elements
-    reference_gflops: float | None = None  # authors' code, fvcore MACs at 224², batch 1
+    reference_params: int | None = None  # counted: authors' code, parameter elements
+    reference_gflops: float | None = None  # counted: authors' code, fvcore MACs at 224², batch 1
     published_throughput: str = ""  # the authors' own speed claim, with its hardware
     notes: tuple[str, ...] = field(default=())
 
@@ -93,10 +116,20 @@ FAMILIES: dict[str, Family] = {
     "vmamba": Family(
         key="vmamba",
         title="VMamba",
-        paper="VMamba: Visual State Space Model (NeurIPS 2024)",
+        paper="VMamba: Visual State Space Model",
         paper_url="https://arxiv.org/abs/2401.10166",
         code_url="https://github.com/MzeroMiko/VMamba",
-        license="MIT (https://github.com/MzeroMiko/VMamba/blob/main/LICENSE)",
+        code_licence=Licence("mit", "MIT", "https://github.com/MzeroMiko/VMamba/blob/main/LICENSE"),
+        weights_licence=Licence(
+            "mit",
+            "MIT: released as assets of the repository's GitHub releases, which state no licence of "
+            "their own (the repository's licence applies)",
+            "https://github.com/MzeroMiko/VMamba/releases",
+        ),
+        upstream_commit="2ed52ead062a51a64521ed3871d52914bf532876",
+        upstream_file="classification/models/vmamba.py",
+        venue="NeurIPS 2024 (spotlight)",
+        venue_source=_VMAMBA_README,
         citation=(
             "@article{liu2024vmamba,\n"
             "  title={VMamba: Visual State Space Model},\n"
@@ -116,12 +149,22 @@ FAMILIES: dict[str, Family] = {
     "efficientvmamba": Family(
         key="efficientvmamba",
         title="EfficientVMamba",
-        paper="EfficientVMamba: Atrous Selective Scan for Light Weight Visual Mamba (AAAI 2025)",
+        paper="EfficientVMamba: Atrous Selective Scan for Light Weight Visual Mamba",
         paper_url="https://arxiv.org/abs/2403.09977",
         code_url="https://github.com/TerryPei/EfficientVMamba",
-        license=(
-            "Apache-2.0 according to the authors' README (the repository carries no LICENSE file)"
+        code_licence=Licence(
+            "apache-2.0",
+            "Apache-2.0, as the authors' README states (the repository carries no LICENSE file)",
+            _EFFICIENTVMAMBA_README,
         ),
+        weights_licence=Licence(
+            "apache-2.0",
+            "Apache-2.0: the project licence the README states; the README links the weights "
+            "(Hugging Face, TerryPei/EfficientVMamba-*) and states no separate weights licence",
+            _EFFICIENTVMAMBA_README,
+        ),
+        upstream_commit="0bc5ee288b402d648641f5494b73e9d152e0c62b",
+        upstream_file="classification/models/vmamba_efficient.py",
         citation=(
             "@article{pei2024efficientvmamba,\n"
             "  title={EfficientVMamba: Atrous Selective Scan for Light Weight Visual Mamba},\n"
@@ -144,10 +187,20 @@ FAMILIES: dict[str, Family] = {
     "groupmamba": Family(
         key="groupmamba",
         title="GroupMamba",
-        paper="GroupMamba: Efficient Group-Based Visual State Space Model (CVPR 2025)",
+        paper="GroupMamba: Efficient Group-Based Visual State Space Model",
         paper_url=_GROUPMAMBA_PAPER,
         code_url="https://github.com/Amshaker/GroupMamba",
-        license="MIT (https://github.com/Amshaker/GroupMamba/blob/main/LICENSE)",
+        code_licence=Licence("mit", "MIT", "https://github.com/Amshaker/GroupMamba/blob/main/LICENSE"),
+        weights_licence=Licence(
+            "non-commercial",
+            "Non-commercial: the Hugging Face weight cards (GroupMamba-Tiny, -Small, -Base) say "
+            "\"Non-commercial license\" in their text, although their metadata tag says mit; the "
+            "stricter statement is the one to follow",
+            "https://huggingface.co/Abdelrahman-shaker/GroupMamba-Tiny",
+            non_commercial=True,
+        ),
+        upstream_commit="c1800ed262e995de3c645348e7e0202e8385f334",
+        upstream_file="classification/models/groupmamba.py",
         citation=(
             "@article{shaker2024groupmamba,\n"
             "  title={GroupMamba: Parameter-Efficient and Accurate Group Visual State Space Model},\n"
@@ -171,13 +224,20 @@ FAMILIES: dict[str, Family] = {
     "spatialmamba": Family(
         key="spatialmamba",
         title="Spatial-Mamba",
-        paper=(
-            "Spatial-Mamba: Effective Visual State Space Models via Structure-Aware State Fusion "
-            "(ICLR 2025)"
-        ),
+        paper="Spatial-Mamba: Effective Visual State Space Models via Structure-Aware State Fusion",
         paper_url="https://arxiv.org/abs/2410.15091",
         code_url="https://github.com/EdwardChasel/Spatial-Mamba",
-        license="Apache-2.0 (https://github.com/EdwardChasel/Spatial-Mamba/blob/main/LICENSE)",
+        code_licence=Licence(
+            "apache-2.0", "Apache-2.0", "https://github.com/EdwardChasel/Spatial-Mamba/blob/main/LICENSE"
+        ),
+        weights_licence=Licence(
+            "apache-2.0",
+            "Apache-2.0: the project licence the README states; the README links the weights "
+            "(Google Drive) and states no separate weights licence",
+            _SPATIALMAMBA_README,
+        ),
+        upstream_commit="71221ebfaa5fe797445be0292f0ec7048fe457c1",
+        upstream_file="classification/models/spatialmamba.py",
         citation=(
             "@article{xiao2024spatialmamba,\n"
             "  title={Spatial-Mamba: Effective Visual State Space Models via Structure-Aware State"
@@ -203,7 +263,20 @@ FAMILIES: dict[str, Family] = {
         ),
         paper_url="https://arxiv.org/abs/2402.15761",
         code_url="https://github.com/ChiShengChen/ResVMamba",
-        license="none stated (the repository has no LICENSE file and no licence notice)",
+        code_licence=Licence(
+            "none stated",
+            "none stated: the repository has no LICENSE file and its README no licence notice",
+            "https://github.com/ChiShengChen/ResVMamba",
+        ),
+        weights_licence=Licence(
+            "mit",
+            "MIT, as the Hugging Face weights repository is tagged (license: mit)",
+            "https://huggingface.co/ms57rd/Res-VMamba",
+        ),
+        upstream_commit="b7a080df1b99ea655c3b55be2528ff02f4849063",
+        upstream_file="models/resvmamba.py",
+        venue="PLOS ONE (2025)",
+        venue_source="https://doi.org/10.1371/journal.pone.0322695",
         citation=(
             "@article{chen2024res,\n"
             "  title={Res-vmamba: Fine-grained food category visual classification using selective"
@@ -230,7 +303,7 @@ FAMILIES: dict[str, Family] = {
 
 
 def _vmamba_cls(top1: float, params_m: float, gflops: float, old_gflops: float | None = None):
-    note = f"older FLOP count in the paper's first version: {old_gflops}G" if old_gflops else ""
+    note = f"an older FLOP count, {old_gflops}G, is struck through in the same table" if old_gflops else ""
     return (Classification(top1, _VMAMBA_RESULTS, params_m=params_m, gflops=gflops, note=note),)
 
 
@@ -404,15 +477,17 @@ _EFFICIENTVMAMBA_MODELS = (
 
 _GROUP = "4 channel groups each scanned in one direction, d_state 1, MLP ratios 8-8-4-4, CAM gate"
 _GROUPMAMBA_NOTE = (
-    "Top-1 and #params from the authors' README, FLOPs from the paper; fvcore with the scan handle "
-    "counts 0.2-0.3G more on the authors' own code (how the paper counted is not published)."
+    "Top-1 and #params from the authors' README; FLOPs from the paper's ImageNet-1K classification "
+    "table (the README prints none). fvcore with the scan handle counts 0.2-0.3G more on the "
+    "authors' own code (how the paper counted is not published)."
 )
 _GROUPMAMBA_MODELS = (
     PublishedModel(
         name="groupmamba_tiny", family="groupmamba", title="GroupMamba-T",
         config=f"depths 3-4-9-3, widths 64-128-348-448, {_GROUP}",
         classification=(
-            Classification(83.3, _GROUPMAMBA_README, params_m=23, gflops=4.5, note=_GROUPMAMBA_NOTE),
+            Classification(83.3, _GROUPMAMBA_README, params_m=23, gflops=4.5, note=_GROUPMAMBA_NOTE,
+                           gflops_source=_GROUPMAMBA_PAPER),
         ),
         reference_params=23_361_917, reference_gflops=4.705847,
     ),
@@ -420,7 +495,8 @@ _GROUPMAMBA_MODELS = (
         name="groupmamba_small", family="groupmamba", title="GroupMamba-S",
         config=f"depths 3-4-16-3, widths 64-128-348-512, {_GROUP}",
         classification=(
-            Classification(83.9, _GROUPMAMBA_README, params_m=34, gflops=7.0, note=_GROUPMAMBA_NOTE),
+            Classification(83.9, _GROUPMAMBA_README, params_m=34, gflops=7.0, note=_GROUPMAMBA_NOTE,
+                           gflops_source=_GROUPMAMBA_PAPER),
         ),
         reference_params=34_781_555, reference_gflops=7.280968,
     ),
@@ -428,7 +504,8 @@ _GROUPMAMBA_MODELS = (
         name="groupmamba_base", family="groupmamba", title="GroupMamba-B",
         config=f"depths 3-6-21-3, widths 96-192-424-512, {_GROUP}",
         classification=(
-            Classification(84.5, _GROUPMAMBA_README, params_m=57, gflops=14.0, note=_GROUPMAMBA_NOTE),
+            Classification(84.5, _GROUPMAMBA_README, params_m=57, gflops=14.0, note=_GROUPMAMBA_NOTE,
+                           gflops_source=_GROUPMAMBA_PAPER),
         ),
         reference_params=57_150_838, reference_gflops=14.186456,
     ),

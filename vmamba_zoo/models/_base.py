@@ -21,7 +21,7 @@ from timm.models import build_model_with_cfg, checkpoint_seq
 from timm.models._features import feature_take_indices
 from torch import Tensor, nn
 
-from ..checkpoint import load_pretrained_checkpoint
+from ..checkpoint import load_pretrained_checkpoint, pretrained_file_overlay
 
 TOTAL_STRIDE = 32  # every family downsamples 4x in the stem and 2x in each of three stages
 
@@ -232,6 +232,8 @@ def build_model(model_cls: type[nn.Module], variant: str, pretrained: bool = Fal
     through ``model.load_pretrained`` (safe, strict, original formats) and ``features_only``
     gives NCHW maps of the four stages."""
     overlay = dict(kwargs.pop("pretrained_cfg_overlay", None) or {})
+    if pretrained:  # a release URL is fetched by vmamba_zoo.checkpoint.local_file (per-URL cache)
+        overlay = pretrained_file_overlay(variant, kwargs.get("pretrained_cfg"), overlay, kwargs.get("cache_dir"))
     overlay["custom_load"] = True
     kwargs.setdefault("feature_cfg", dict(feature_cls="getter", out_indices=(0, 1, 2, 3)))
     return build_model_with_cfg(model_cls, variant, pretrained, pretrained_cfg_overlay=overlay, **kwargs)

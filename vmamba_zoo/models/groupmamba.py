@@ -400,11 +400,15 @@ _cfg = partial(
     zoo_cfg,
     first_conv="stem.conv.0",
     classifier=("head.fc", "head.fc_dist"),
-    license="mit",
+    license="non-commercial",  # the weights' licence (timm's field): see notes
     origin_url="https://github.com/Amshaker/GroupMamba",
     paper_ids="arXiv:2407.13772",
     paper_name="GroupMamba: Efficient Group-Based Visual State Space Model",
-    notes=("EMA weights trained with hard distillation from RegNetY-16GF; output = mean of both heads",),
+    notes=(
+        "EMA weights trained with hard distillation from RegNetY-16GF; output = mean of both heads",
+        "Weights licence: non-commercial, as the Hugging Face weight cards state in their text (their "
+        "metadata says mit); the code is MIT",
+    ),
 )
 
 

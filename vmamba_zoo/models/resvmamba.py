@@ -163,9 +163,11 @@ default_cfgs = generate_default_cfgs(
             url="https://huggingface.co/ms57rd/Res-VMamba/resolve/main/ckpt_epoch_166.pth",
             num_classes=241,
             first_conv="stem.conv",
-            license="unknown",  # the repository has no licence file (VMamba, its base, is MIT)
+            license="mit",  # the weights' licence (timm's field): see notes
             origin_url="https://github.com/ChiShengChen/ResVMamba",
             paper_ids="arXiv:2402.15761",
+            notes=("Weights licence: mit, as the Hugging Face weights repository is tagged; the code "
+                   "repository states no licence",),
             paper_name="Res-VMamba: Fine-Grained Food Category Visual Classification Using Selective "
             "State Space Models with Deep Residual Learning",
         ),
