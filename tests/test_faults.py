@@ -458,3 +458,121 @@ def test_cpu_isa_choice_is_checked():
         with pytest.raises(ValueError, match=message):
             _C.set_cpu_isa(name)
     assert _C.active_cpu_isa() in _C.supported_cpu_isas()
+
+
+# ============================================================================================
+# Whole-model checkpoints in the MM tools (load_from, --resume, tools/test.py CHECKPOINT) load
+# strictly: a file whose weights do not fit is an error naming the keys before anything is
+# evaluated or trained (MMEngine alone loads non-strictly and evaluates random weights);
+# --non-strict / strict_load = False loads what fits and logs the counts.
+
+
+def _tiny_detector_like():
+    import vmamba_zoo.mm as vmm
+
+    model = torch.nn.Module()
+    model.backbone = vmm.VMamba(arch="vmamba_tiny_s1l8", depths=(1, 1, 1, 1), dims=16)
+    model.neck = torch.nn.Conv2d(16, 4, 1)
+    return model
+
+
+@pytest.fixture
+def strict_runner(mm_tools, tmp_path):
+    """An MMEngine Runner (the class tools/train.py and tools/test.py build) around a small
+    backbone + neck model; ``runner(strict_load=...)``."""
+    from mmengine.runner import Runner
+
+    from vmamba_zoo.mm.runner import StrictCheckpointLoading
+
+    class StrictRunner(StrictCheckpointLoading, Runner):
+        pass
+
+    def make(**cfg_options):
+        torch.manual_seed(0)
+        return StrictRunner(model=_tiny_detector_like(), work_dir=str(tmp_path / "work"), cfg=cfg_options)
+
+    return make
+
+
+def _assert_untouched(model, before):
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, before[key]), key
+
+
+def test_whole_model_checkpoints_load_strictly(strict_runner, tmp_path):
+    from vmamba_zoo.checkpoint import CheckpointMismatchError
+
+    runner = strict_runner()
+    torch.manual_seed(1)
+    weights = _tiny_detector_like().state_dict()
+    # ours (MMEngine's layout), the authors' {'model': ...} layout, and the original backbone key
+    # layout (no ``model.`` level inside the backbone; the backbone's pre-hook maps it)
+    original = {k.replace("backbone.model.", "backbone."): v for k, v in weights.items()}
+    for name, content in (("ours", {"state_dict": weights, "meta": {}}), ("authors", {"model": weights}),
+                          ("original_keys", {"state_dict": original})):
+        path = tmp_path / f"{name}.pth"
+        torch.save(content, path)
+        runner.model.neck.weight.data.zero_()
+        runner.load_checkpoint(str(path))
+        for key, value in weights.items():
+            assert torch.equal(runner.model.state_dict()[key], value), (name, key)
+
+    half = dict(list(weights.items())[: len(weights) // 2])
+    extra = {**weights, "roi_head.fc.weight": torch.zeros(2, 2)}
+    reshaped = {**weights, "neck.weight": torch.zeros(4, 16, 3, 3)}
+    cases = [
+        ("half", {"state_dict": half}, r"\(51 of the model's 102 tensors loaded; 51 missing.*\n  missing \(51\): backbone\.model\.stages\.2"),
+        ("extra", {"state_dict": extra}, r"unexpected \(1\): roi_head\.fc\.weight"),
+        ("reshaped", {"state_dict": reshaped}, r"of another shape \(1\): neck\.weight \(checkpoint"),
+        ("nested", {"model": {"detector": weights}}, r"no tensors found"),
+    ]
+    for name, content, message in cases:
+        path = tmp_path / f"{name}.pth"
+        torch.save(content, path)
+        with pytest.raises(CheckpointMismatchError, match=message) as error:
+            strict_runner().load_checkpoint(str(path))
+        if name != "nested":
+            assert f"checkpoint {path} does not fit Module" in str(error.value)
+            assert "--non-strict" in str(error.value)
+
+
+def test_non_strict_loading_loads_what_fits_and_counts_the_rest(strict_runner, tmp_path):
+    import io
+    import logging
+
+    torch.manual_seed(1)
+    weights = _tiny_detector_like().state_dict()
+    weights["roi_head.fc.weight"] = torch.zeros(2, 2)
+    weights["neck.weight"] = torch.zeros(4, 16, 3, 3)  # another shape: skipped
+    del weights["neck.bias"]
+    path = tmp_path / "partial.pth"
+    torch.save({"state_dict": weights}, path)
+    runner = strict_runner(strict_load=False)
+    log = io.StringIO()
+    handler = logging.StreamHandler(log)
+    runner.logger.addHandler(handler)
+    neck_before = runner.model.neck.weight.detach().clone()
+    runner.load_checkpoint(str(path))
+    state = runner.model.state_dict()
+    assert torch.equal(state["backbone.model.stem.conv1.weight"], weights["backbone.model.stem.conv1.weight"])
+    assert torch.equal(state["neck.weight"], neck_before)
+    runner.logger.removeHandler(handler)
+    total = len(state)
+    log = log.getvalue()
+    assert f"non-strictly: {total - 2} of the model's {total} tensors loaded; 1 missing, 1 unexpected" in log
+    assert "missing: neck.bias" in log and "unexpected: roi_head.fc.weight" in log
+
+    from vmamba_zoo.mm.checkpoint import load_whole_model
+
+    report = load_whole_model(_tiny_detector_like(), {"state_dict": weights}, strict=False)
+    assert (report.loaded, report.total) == (total - 2, total)
+    assert report.missing == ["neck.bias"] and report.unexpected == ["roi_head.fc.weight"]
+    assert [k.split()[0] for k in report.misshaped] == ["neck.weight"]
+    assert report.summary() == f"{total - 2} of the model's {total} tensors loaded; 1 missing, 1 unexpected, " \
+                               "1 of another shape"
+
+
+def test_tools_take_non_strict(mm_tools):
+    args = mm_tools["test"].parse_args(["c.py", "w.pth", "--non-strict"])
+    assert args.non_strict
+    assert not mm_tools["train"].parse_args(["c.py"]).non_strict
