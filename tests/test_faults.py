@@ -576,3 +576,113 @@ def test_tools_take_non_strict(mm_tools):
     args = mm_tools["test"].parse_args(["c.py", "w.pth", "--non-strict"])
     assert args.non_strict
     assert not mm_tools["train"].parse_args(["c.py"]).non_strict
+
+
+# ============================================================================================
+# Half precision: model.half() / model.bfloat16() run in every family (the scan computes in
+# float32 and returns its input's dtype), and overflow is defined: with positive A every backend
+# turns the same outputs non-finite (from a state's first overflow on, as a sequential float32
+# evaluation does).
+
+HALF_MODELS = ["vmamba_tiny_s1l8", "vmamba_tiny_v0", "efficientvmamba_tiny", "groupmamba_tiny",
+               "spatialmamba_tiny", "resvmamba_small"]
+
+
+@pytest.mark.parametrize("name", HALF_MODELS)
+def test_half_and_bfloat16_models_run_close_to_float32(name):
+    import timm
+
+    torch.manual_seed(0)
+    model = timm.create_model(name, depths=(1, 1, 1, 1)).eval()
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        reference = model(x).flatten()
+    for dtype in (torch.bfloat16, torch.float16):
+        low = timm.create_model(name, depths=(1, 1, 1, 1))
+        low.load_state_dict(model.state_dict())
+        low = low.to(dtype).eval()
+        with torch.no_grad():
+            logits = low(x.to(dtype))
+        assert logits.dtype == dtype and torch.isfinite(logits).all()
+        cosine = torch.nn.functional.cosine_similarity(logits.float().flatten(), reference, dim=0)
+        assert cosine >= 0.999, f"{name} in {dtype}: cosine {cosine:.5f}"
+    low.train()  # float16 training step: gradients come back in the parameters' dtype
+    low(x.to(torch.float16)).float().logsumexp(1).sum().backward()
+    grads = [p.grad for p in low.parameters() if p.grad is not None]
+    assert grads and all(g.dtype == torch.float16 for g in grads)
+
+
+@pytest.mark.parametrize("backend", ["torch", "cpu"])
+def test_scan_ops_return_their_inputs_half_dtype(backend):
+    if backend == "cpu" and not HAS_CPU_EXT:
+        pytest.skip("no CPU extension")
+    a = scan_args(batch=2, channels=4, length=9, groups=2, state=3)
+    for dtype in (torch.float16, torch.bfloat16):
+        u, delta, A, B, C, D, bias = a
+        half = (u.to(dtype), delta.to(dtype), A, B.to(dtype), C.to(dtype), D, bias)  # float32 A, D: the models'
+        y, last = selective_scan(*half, True, return_last_state=True, backend=backend)
+        expected = selective_scan(*(t.float() for t in half), True, backend=backend)
+        assert y.dtype == last.dtype == dtype
+        assert torch.equal(y, expected.to(dtype))  # computed in float32, rounded once
+        assert selective_scan_states(*half[:4], bias, True, backend=backend).dtype == dtype
+    assert selective_scan(*a, True, backend=backend).dtype == torch.float32
+    assert selective_scan(*(t.double() for t in a), True, backend=backend).dtype == torch.float64
+
+
+def test_cross_selective_scan_returns_its_inputs_half_dtype():
+    x = torch.randn(1, 3, 4, 8)
+    K, R, N = 4, 2, 1
+    params = (torch.randn(K, R + 2 * N, 8) * 0.3, torch.randn(K, 8, R) * 0.3, torch.randn(K, 8) * 0.1,
+              -torch.rand(K * 8, N) - 0.5, torch.randn(K * 8))
+    backends_here = ["torch"] + (["cpu"] if HAS_CPU_EXT else [])
+    for backend in backends_here:
+        with torch.no_grad():
+            reference = cross_selective_scan(x.bfloat16().float(), *params, backend=backend)
+            y = cross_selective_scan(x.bfloat16(), *params, backend=backend)
+        assert y.dtype == torch.bfloat16
+        # the fused CPU kernel projects in float32, the chain in x's dtype (as the originals)
+        cosine = torch.nn.functional.cosine_similarity(y.float().flatten(), reference.flatten(), dim=0)
+        assert cosine >= 0.999, (backend, cosine)
+
+
+def _growing_scan_args(seed: int, softplus_input: bool):
+    g = torch.Generator().manual_seed(seed)
+    batch, channels, length, groups, state = 2, 8, 96, 2, 4
+    u = torch.randn(batch, channels, length, generator=g)
+    u[:, :, :6] = 0  # the states are exactly 0 while the decays grow
+    delta = torch.randn(batch, channels, length, generator=g) * (1.0 if softplus_input else 2.0)
+    A = torch.rand(channels, state, generator=g) * 6  # positive: growing states
+    A[0] = -1.0  # one stable row
+    B, C = torch.randn(2, batch, groups, state, length, generator=g)
+    return u, delta, A, B, C, torch.randn(channels, generator=g), torch.randn(channels, generator=g)
+
+
+@needs_cpu_ext
+@pytest.mark.parametrize("softplus", [True, False])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_overflow_with_positive_A_is_the_same_on_every_backend(softplus, seed):
+    u, delta, A, B, C, D, bias = _growing_scan_args(seed, softplus)
+    outputs = {}
+    for backend in ("torch", "cpu"):
+        y = selective_scan(u, delta, A, B, C, D, bias, softplus, backend=backend)
+        h = selective_scan_states(u, delta, A, B, bias, softplus, backend=backend)
+        outputs[backend] = (y, h)
+    (y_ref, h_ref), (y_cpu, h_cpu) = outputs["torch"], outputs["cpu"]
+    for ref, cpu in ((y_ref, y_cpu), (h_ref, h_cpu)):
+        bad = ~torch.isfinite(ref)
+        assert bad.any() and not bad.all()  # the probe really overflows, somewhere
+        assert torch.equal(bad, ~torch.isfinite(cpu))
+        # non-finite from the first overflow on, in every row
+        assert torch.equal(bad, torch.cummax(bad.to(torch.uint8), dim=-1).values.bool())
+        torch.testing.assert_close(ref[~bad], cpu[~bad], rtol=1e-4, atol=1e-4)
+    if softplus:  # dt > 0: the stable row (A < 0) decays, never overflows
+        assert torch.isfinite(y_ref[:, 0]).all()
+
+
+def test_float16_outputs_overflow_to_inf_beyond_its_range():
+    u, delta, A, B, C, D, bias = scan_args(batch=1, channels=4, length=5, groups=2, state=1)
+    u, delta, B, C = (u * 3e4).half(), delta.half(), (B * 4).half(), (C * 4).half()  # representable
+    big = selective_scan(u.float(), delta.float(), A, B.float(), C.float(), D, bias, True, backend="torch")
+    half = selective_scan(u, delta, A, B, C, D, bias, True, backend="torch")
+    beyond = big.abs() > torch.finfo(torch.float16).max
+    assert beyond.any() and torch.isinf(half[beyond]).all() and torch.isfinite(half[~beyond]).all()
