@@ -482,9 +482,9 @@ def strict_runner(mm_tools, tmp_path):
     backbone + neck model; ``runner(strict_load=...)``."""
     from mmengine.runner import Runner
 
-    from vmamba_zoo.mm.runner import StrictCheckpointLoading
+    from vmamba_zoo.mm.runner import AmpFallbackOnCpu, StrictCheckpointLoading
 
-    class StrictRunner(StrictCheckpointLoading, Runner):
+    class StrictRunner(StrictCheckpointLoading, AmpFallbackOnCpu, Runner):  # what build_runner builds
         pass
 
     def make(**cfg_options):
@@ -686,3 +686,49 @@ def test_float16_outputs_overflow_to_inf_beyond_its_range():
     half = selective_scan(u, delta, A, B, C, D, bias, True, backend="torch")
     beyond = big.abs() > torch.finfo(torch.float16).max
     assert beyond.any() and torch.isinf(half[beyond]).all() and torch.isfinite(half[~beyond]).all()
+
+
+# ============================================================================================
+# The shipped configs train on a CPU: an AmpOptimWrapper (every classification recipe,
+# tools/train.py --amp for detection and segmentation) becomes a float32 OptimWrapper where there
+# is no GPU, with a log line, instead of MMEngine's "only available training on gpu" error.
+
+
+def _optim_wrapper_of(config: str, amp_flag: bool) -> dict:
+    from mmengine.config import Config
+
+    cfg = Config.fromfile(str(REPO / "configs" / config))
+    if amp_flag:  # what tools/train.py --amp does
+        cfg.optim_wrapper.type = "AmpOptimWrapper"
+        cfg.optim_wrapper.loss_scale = "dynamic"
+    return cfg.optim_wrapper
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the fallback where there is no GPU")
+@pytest.mark.parametrize("config, amp_flag", [
+    ("classification/vmamba/vmamba-tiny-s1l8_8xb128_in1k.py", False),
+    ("classification/efficientvmamba/efficientvmamba-tiny_16xb128_in1k.py", False),
+    ("detection/vmamba/mask-rcnn_vmamba-tiny-s1l8_fpn_1x_coco.py", True),
+    ("segmentation/vmamba/upernet_vmamba-tiny-s1l8_4xb4-160k_ade20k-512x512.py", True),
+])
+def test_amp_configs_train_in_float32_on_a_cpu(strict_runner, config, amp_flag):
+    import io
+    import logging
+
+    from mmengine.optim import AmpOptimWrapper, OptimWrapper
+
+    optim_cfg = _optim_wrapper_of(config, amp_flag)
+    assert optim_cfg.type == "AmpOptimWrapper"
+    runner = strict_runner()
+    log = io.StringIO()
+    handler = logging.StreamHandler(log)
+    runner.logger.addHandler(handler)
+    try:
+        wrapper = runner.build_optim_wrapper(optim_cfg)
+    finally:
+        runner.logger.removeHandler(handler)
+    assert type(wrapper) is OptimWrapper and not isinstance(wrapper, AmpOptimWrapper)
+    assert "AmpOptimWrapper needs a GPU and this machine trains on cpu: training in float32" in log.getvalue()
+    # MMEngine alone refuses it
+    with pytest.raises(AssertionError, match="only available training on gpu"):
+        AmpOptimWrapper(optimizer=torch.optim.SGD(runner.model.parameters(), lr=0.1))

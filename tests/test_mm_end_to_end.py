@@ -173,3 +173,20 @@ def test_tools_load_whole_model_checkpoints_strictly(tmp_path):
 
     status, out = _run_status(sys.executable, "tools/train.py", str(config), "--resume", str(tmp_path / "half.pth"))
     assert status == 1 and "does not fit EncoderDecoder" in out and "Iter(train)" not in out, out[-3000:]
+
+
+# ============================================================================================
+# An AMP config trains on a CPU: tools/train.py --amp (AmpOptimWrapper) falls back to a float32
+# OptimWrapper with a log line where there is no GPU.
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the fallback where there is no GPU")
+def test_amp_training_falls_back_to_float32_on_a_cpu(tmp_path):
+    data = make_synthetic_ade20k(tmp_path / "ade", num_train=2, num_val=1, size=(64, 64))
+    cfg = synthetic_segmentation_config(data, str(tmp_path / "work"), iters=2)
+    cfg.train_cfg.val_interval = 100
+    config = tmp_path / "upernet.py"
+    cfg.dump(str(config))
+    out = _run(sys.executable, "tools/train.py", str(config), "--amp")
+    assert "AmpOptimWrapper needs a GPU and this machine trains on cpu: training in float32" in out, out[-3000:]
+    assert "Iter(train) [2/2]" in out, out[-3000:]

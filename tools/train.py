@@ -36,7 +36,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--resume", nargs="?", const="auto", default=None,
         help="resume from CKPT, or without a value from the latest checkpoint in the work dir",
     )
-    parser.add_argument("--amp", action="store_true", help="automatic mixed precision (AmpOptimWrapper)")
+    parser.add_argument(
+        "--amp", action="store_true",
+        help="automatic mixed precision (AmpOptimWrapper); without a GPU it trains in float32, with a log line",
+    )
     add_strictness_arg(parser)
     add_common_args(parser)
     return parser.parse_args(argv)

@@ -2,7 +2,8 @@
 MMEngine config (mmdet, mmseg, mmpretrain) with its ``custom_imports``, the command-line
 overrides, the checks of those arguments before any work starts, MMEngine's pytorch launcher
 on machines without CUDA, and a Runner whose whole-model checkpoint loading (``load_from``,
-``--resume``) is strict unless the config says ``strict_load = False`` (``--non-strict``)."""
+``--resume``) is strict unless the config says ``strict_load = False`` (``--non-strict``) and
+which trains an ``AmpOptimWrapper`` config in float32 where there is no GPU."""
 
 from __future__ import annotations
 
@@ -144,10 +145,39 @@ class StrictCheckpointLoading:
         return checkpoint
 
 
+# MMEngine's AmpOptimWrapper runs on these devices only (it asserts one of them is available)
+_AMP_DEVICES = ("cuda", "npu", "mlu", "musa")
+_AMP_ONLY_KEYS = ("loss_scale", "dtype", "use_fsdp")
+
+
+class AmpFallbackOnCpu:
+    """Runner mixin: an ``AmpOptimWrapper`` (every classification recipe; ``tools/train.py
+    --amp``) on a machine without a GPU becomes a plain ``OptimWrapper`` training in float32,
+    with a log line saying so, instead of MMEngine's "AmpOptimWrapper is only available training
+    on gpu" error."""
+
+    def build_optim_wrapper(self, optim_wrapper):
+        from mmengine.device import get_device
+        from mmengine.optim import AmpOptimWrapper
+
+        if isinstance(optim_wrapper, dict) and optim_wrapper.get("type") in (
+            "AmpOptimWrapper", "mmengine.AmpOptimWrapper", AmpOptimWrapper
+        ):
+            device = get_device()
+            if device not in _AMP_DEVICES:
+                optim_wrapper = {k: v for k, v in optim_wrapper.items() if k not in _AMP_ONLY_KEYS}
+                optim_wrapper["type"] = "OptimWrapper"
+                self.logger.warning(
+                    f"AmpOptimWrapper needs a GPU and this machine trains on {device}: training in float32 "
+                    "with OptimWrapper instead (mixed precision off)"
+                )
+        return super().build_optim_wrapper(optim_wrapper)
+
+
 def build_runner(cfg):
     """The config's ``runner_type`` (default MMEngine's ``Runner``) with
-    :class:`StrictCheckpointLoading`. A ``runner_type`` that is not a ``Runner`` is an
-    ``ArgumentError``."""
+    :class:`StrictCheckpointLoading` and :class:`AmpFallbackOnCpu`. A ``runner_type`` that is not
+    a ``Runner`` is an ``ArgumentError``."""
     from mmengine.registry import RUNNERS
     from mmengine.runner import Runner
 
@@ -155,5 +185,5 @@ def build_runner(cfg):
     runner_class = RUNNERS.get(runner_type) if isinstance(runner_type, str) else runner_type
     if not (isinstance(runner_class, type) and issubclass(runner_class, Runner)):
         raise ArgumentError(f"runner_type {runner_type!r} is not an MMEngine Runner")
-    strict_class = type(runner_class.__name__, (StrictCheckpointLoading, runner_class), {})
-    return strict_class.from_cfg(cfg)
+    zoo_class = type(runner_class.__name__, (StrictCheckpointLoading, AmpFallbackOnCpu, runner_class), {})
+    return zoo_class.from_cfg(cfg)
