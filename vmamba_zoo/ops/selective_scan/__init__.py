@@ -25,8 +25,10 @@ Overflow. The models keep ``A < 0`` (``A = -exp(A_log)``): the states are then b
 inputs. With positive entries in ``A`` the states grow like ``exp(sum dt * A)`` and eventually
 leave the float32 range; from the first position at which a state of a (batch, channel) row is
 not finite (or its decay ``exp(dt * A)`` overflows), that row's outputs (``y``; the states for
-``selective_scan_states``) are not finite, on every backend, as a sequential float32 evaluation
-of the recurrence gives them (whether a non-finite value is ``inf`` or ``nan`` is not specified).
+``selective_scan_states``) are not finite, as a sequential float32 evaluation of the recurrence
+gives them (whether a non-finite value is ``inf`` or ``nan`` is not specified): the ``"torch"``
+and ``"cpu"`` backends. The GPU backends compose the decays of runs of positions into products,
+which can overflow before the states do: they may turn outputs non-finite earlier.
 Float16 outputs also overflow where the float32 result exceeds float16's range (65504): they are
 ``inf`` there; bfloat16 has float32's range.
 """
