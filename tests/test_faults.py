@@ -598,3 +598,277 @@ def test_a_web_page_served_for_a_weights_url_is_named(monkeypatch, tmp_path):
     monkeypatch.setattr(torch.hub, "download_url_to_file", serves_a_page)
     with pytest.raises(CheckpointFileError, match=rf"{tmp_path / 'cache'}.* is a web page \(HTML\)"):
         timm.create_model("vmamba_tiny_s1l8", pretrained=True, depths=(1, 1, 1, 1))
+
+
+# ============================================================================================
+# Whole-model checkpoints in the MM tools (load_from, --resume, tools/test.py CHECKPOINT) load
+# strictly: a file whose weights do not fit is an error naming the keys before anything is
+# evaluated or trained (MMEngine alone loads non-strictly and evaluates random weights);
+# --non-strict / strict_load = False loads what fits and logs the counts.
+
+
+def _tiny_detector_like():
+    import vmamba_zoo.mm as vmm
+
+    model = torch.nn.Module()
+    model.backbone = vmm.VMamba(arch="vmamba_tiny_s1l8", depths=(1, 1, 1, 1), dims=16)
+    model.neck = torch.nn.Conv2d(16, 4, 1)
+    return model
+
+
+@pytest.fixture
+def strict_runner(mm_tools, tmp_path):
+    """An MMEngine Runner (the class tools/train.py and tools/test.py build) around a small
+    backbone + neck model; ``runner(strict_load=...)``."""
+    from mmengine.runner import Runner
+
+    from vmamba_zoo.mm.runner import AmpFallbackOnCpu, StrictCheckpointLoading
+
+    class StrictRunner(StrictCheckpointLoading, AmpFallbackOnCpu, Runner):  # what build_runner builds
+        pass
+
+    def make(**cfg_options):
+        torch.manual_seed(0)
+        return StrictRunner(model=_tiny_detector_like(), work_dir=str(tmp_path / "work"), cfg=cfg_options)
+
+    return make
+
+
+def _assert_untouched(model, before):
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, before[key]), key
+
+
+def test_whole_model_checkpoints_load_strictly(strict_runner, tmp_path):
+    from vmamba_zoo.checkpoint import CheckpointMismatchError
+
+    runner = strict_runner()
+    torch.manual_seed(1)
+    weights = _tiny_detector_like().state_dict()
+    # ours (MMEngine's layout), the authors' {'model': ...} layout, and the original backbone key
+    # layout (no ``model.`` level inside the backbone; the backbone's pre-hook maps it)
+    original = {k.replace("backbone.model.", "backbone."): v for k, v in weights.items()}
+    for name, content in (("ours", {"state_dict": weights, "meta": {}}), ("authors", {"model": weights}),
+                          ("original_keys", {"state_dict": original})):
+        path = tmp_path / f"{name}.pth"
+        torch.save(content, path)
+        runner.model.neck.weight.data.zero_()
+        runner.load_checkpoint(str(path))
+        for key, value in weights.items():
+            assert torch.equal(runner.model.state_dict()[key], value), (name, key)
+
+    half = dict(list(weights.items())[: len(weights) // 2])
+    extra = {**weights, "roi_head.fc.weight": torch.zeros(2, 2)}
+    reshaped = {**weights, "neck.weight": torch.zeros(4, 16, 3, 3)}
+    cases = [
+        ("half", {"state_dict": half}, r"\(51 of the model's 102 tensors loaded; 51 missing.*\n  missing \(51\): backbone\.model\.stages\.2"),
+        ("extra", {"state_dict": extra}, r"unexpected \(1\): roi_head\.fc\.weight"),
+        ("reshaped", {"state_dict": reshaped}, r"of another shape \(1\): neck\.weight \(checkpoint"),
+        ("nested", {"model": {"detector": weights}}, r"no tensors found"),
+    ]
+    for name, content, message in cases:
+        path = tmp_path / f"{name}.pth"
+        torch.save(content, path)
+        with pytest.raises(CheckpointMismatchError, match=message) as error:
+            strict_runner().load_checkpoint(str(path))
+        if name != "nested":
+            assert f"checkpoint {path} does not fit Module" in str(error.value)
+            assert "--non-strict" in str(error.value)
+
+
+def test_non_strict_loading_loads_what_fits_and_counts_the_rest(strict_runner, tmp_path):
+    import io
+    import logging
+
+    torch.manual_seed(1)
+    weights = _tiny_detector_like().state_dict()
+    weights["roi_head.fc.weight"] = torch.zeros(2, 2)
+    weights["neck.weight"] = torch.zeros(4, 16, 3, 3)  # another shape: skipped
+    del weights["neck.bias"]
+    path = tmp_path / "partial.pth"
+    torch.save({"state_dict": weights}, path)
+    runner = strict_runner(strict_load=False)
+    log = io.StringIO()
+    handler = logging.StreamHandler(log)
+    runner.logger.addHandler(handler)
+    neck_before = runner.model.neck.weight.detach().clone()
+    runner.load_checkpoint(str(path))
+    state = runner.model.state_dict()
+    assert torch.equal(state["backbone.model.stem.conv1.weight"], weights["backbone.model.stem.conv1.weight"])
+    assert torch.equal(state["neck.weight"], neck_before)
+    runner.logger.removeHandler(handler)
+    total = len(state)
+    log = log.getvalue()
+    assert f"non-strictly: {total - 2} of the model's {total} tensors loaded; 1 missing, 1 unexpected" in log
+    assert "missing: neck.bias" in log and "unexpected: roi_head.fc.weight" in log
+
+    from vmamba_zoo.mm.checkpoint import load_whole_model
+
+    report = load_whole_model(_tiny_detector_like(), {"state_dict": weights}, strict=False)
+    assert (report.loaded, report.total) == (total - 2, total)
+    assert report.missing == ["neck.bias"] and report.unexpected == ["roi_head.fc.weight"]
+    assert [k.split()[0] for k in report.misshaped] == ["neck.weight"]
+    assert report.summary() == f"{total - 2} of the model's {total} tensors loaded; 1 missing, 1 unexpected, " \
+                               "1 of another shape"
+
+
+def test_tools_take_non_strict(mm_tools):
+    args = mm_tools["test"].parse_args(["c.py", "w.pth", "--non-strict"])
+    assert args.non_strict
+    assert not mm_tools["train"].parse_args(["c.py"]).non_strict
+
+
+# ============================================================================================
+# Half precision: model.half() / model.bfloat16() run in every family (the scan computes in
+# float32 and returns its input's dtype), and overflow is defined: with positive A every backend
+# turns the same outputs non-finite (from a state's first overflow on, as a sequential float32
+# evaluation does).
+
+HALF_MODELS = ["vmamba_tiny_s1l8", "vmamba_tiny_v0", "efficientvmamba_tiny", "groupmamba_tiny",
+               "spatialmamba_tiny", "resvmamba_small"]
+
+
+@pytest.mark.parametrize("name", HALF_MODELS)
+def test_half_and_bfloat16_models_run_close_to_float32(name):
+    import timm
+
+    torch.manual_seed(0)
+    model = timm.create_model(name, depths=(1, 1, 1, 1)).eval()
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        reference = model(x).flatten()
+    for dtype in (torch.bfloat16, torch.float16):
+        low = timm.create_model(name, depths=(1, 1, 1, 1))
+        low.load_state_dict(model.state_dict())
+        low = low.to(dtype).eval()
+        with torch.no_grad():
+            logits = low(x.to(dtype))
+        assert logits.dtype == dtype and torch.isfinite(logits).all()
+        cosine = torch.nn.functional.cosine_similarity(logits.float().flatten(), reference, dim=0)
+        assert cosine >= 0.999, f"{name} in {dtype}: cosine {cosine:.5f}"
+    low.train()  # float16 training step: gradients come back in the parameters' dtype
+    low(x.to(torch.float16)).float().logsumexp(1).sum().backward()
+    grads = [p.grad for p in low.parameters() if p.grad is not None]
+    assert grads and all(g.dtype == torch.float16 for g in grads)
+
+
+@pytest.mark.parametrize("backend", ["torch", "cpu"])
+def test_scan_ops_return_their_inputs_half_dtype(backend):
+    if backend == "cpu" and not HAS_CPU_EXT:
+        pytest.skip("no CPU extension")
+    a = scan_args(batch=2, channels=4, length=9, groups=2, state=3)
+    for dtype in (torch.float16, torch.bfloat16):
+        u, delta, A, B, C, D, bias = a
+        half = (u.to(dtype), delta.to(dtype), A, B.to(dtype), C.to(dtype), D, bias)  # float32 A, D: the models'
+        y, last = selective_scan(*half, True, return_last_state=True, backend=backend)
+        expected = selective_scan(*(t.float() for t in half), True, backend=backend)
+        assert y.dtype == last.dtype == dtype
+        assert torch.equal(y, expected.to(dtype))  # computed in float32, rounded once
+        assert selective_scan_states(*half[:4], bias, True, backend=backend).dtype == dtype
+    assert selective_scan(*a, True, backend=backend).dtype == torch.float32
+    assert selective_scan(*(t.double() for t in a), True, backend=backend).dtype == torch.float64
+
+
+def test_cross_selective_scan_returns_its_inputs_half_dtype():
+    x = torch.randn(1, 3, 4, 8)
+    K, R, N = 4, 2, 1
+    params = (torch.randn(K, R + 2 * N, 8) * 0.3, torch.randn(K, 8, R) * 0.3, torch.randn(K, 8) * 0.1,
+              -torch.rand(K * 8, N) - 0.5, torch.randn(K * 8))
+    backends_here = ["torch"] + (["cpu"] if HAS_CPU_EXT else [])
+    for backend in backends_here:
+        with torch.no_grad():
+            reference = cross_selective_scan(x.bfloat16().float(), *params, backend=backend)
+            y = cross_selective_scan(x.bfloat16(), *params, backend=backend)
+        assert y.dtype == torch.bfloat16
+        # the fused CPU kernel projects in float32, the chain in x's dtype (as the originals)
+        cosine = torch.nn.functional.cosine_similarity(y.float().flatten(), reference.flatten(), dim=0)
+        assert cosine >= 0.999, (backend, cosine)
+
+
+def _growing_scan_args(seed: int, softplus_input: bool):
+    g = torch.Generator().manual_seed(seed)
+    batch, channels, length, groups, state = 2, 8, 96, 2, 4
+    u = torch.randn(batch, channels, length, generator=g)
+    u[:, :, :6] = 0  # the states are exactly 0 while the decays grow
+    delta = torch.randn(batch, channels, length, generator=g) * (1.0 if softplus_input else 2.0)
+    A = torch.rand(channels, state, generator=g) * 6  # positive: growing states
+    A[0] = -1.0  # one stable row
+    B, C = torch.randn(2, batch, groups, state, length, generator=g)
+    return u, delta, A, B, C, torch.randn(channels, generator=g), torch.randn(channels, generator=g)
+
+
+@needs_cpu_ext
+@pytest.mark.parametrize("softplus", [True, False])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_overflow_with_positive_A_is_the_same_on_every_backend(softplus, seed):
+    u, delta, A, B, C, D, bias = _growing_scan_args(seed, softplus)
+    outputs = {}
+    for backend in ("torch", "cpu"):
+        y = selective_scan(u, delta, A, B, C, D, bias, softplus, backend=backend)
+        h = selective_scan_states(u, delta, A, B, bias, softplus, backend=backend)
+        outputs[backend] = (y, h)
+    (y_ref, h_ref), (y_cpu, h_cpu) = outputs["torch"], outputs["cpu"]
+    for ref, cpu in ((y_ref, y_cpu), (h_ref, h_cpu)):
+        bad = ~torch.isfinite(ref)
+        assert bad.any() and not bad.all()  # the probe really overflows, somewhere
+        assert torch.equal(bad, ~torch.isfinite(cpu))
+        # non-finite from the first overflow on, in every row
+        assert torch.equal(bad, torch.cummax(bad.to(torch.uint8), dim=-1).values.bool())
+        torch.testing.assert_close(ref[~bad], cpu[~bad], rtol=1e-4, atol=1e-4)
+    if softplus:  # dt > 0: the stable row (A < 0) decays, never overflows
+        assert torch.isfinite(y_ref[:, 0]).all()
+
+
+def test_float16_outputs_overflow_to_inf_beyond_its_range():
+    u, delta, A, B, C, D, bias = scan_args(batch=1, channels=4, length=5, groups=2, state=1)
+    u, delta, B, C = (u * 3e4).half(), delta.half(), (B * 4).half(), (C * 4).half()  # representable
+    big = selective_scan(u.float(), delta.float(), A, B.float(), C.float(), D, bias, True, backend="torch")
+    half = selective_scan(u, delta, A, B, C, D, bias, True, backend="torch")
+    beyond = big.abs() > torch.finfo(torch.float16).max
+    assert beyond.any() and torch.isinf(half[beyond]).all() and torch.isfinite(half[~beyond]).all()
+
+
+# ============================================================================================
+# The shipped configs train on a CPU: an AmpOptimWrapper (every classification recipe,
+# tools/train.py --amp for detection and segmentation) becomes a float32 OptimWrapper where there
+# is no GPU, with a log line, instead of MMEngine's "only available training on gpu" error.
+
+
+def _optim_wrapper_of(config: str, amp_flag: bool) -> dict:
+    from mmengine.config import Config
+
+    cfg = Config.fromfile(str(REPO / "configs" / config))
+    if amp_flag:  # what tools/train.py --amp does
+        cfg.optim_wrapper.type = "AmpOptimWrapper"
+        cfg.optim_wrapper.loss_scale = "dynamic"
+    return cfg.optim_wrapper
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the fallback where there is no GPU")
+@pytest.mark.parametrize("config, amp_flag", [
+    ("classification/vmamba/vmamba-tiny-s1l8_8xb128_in1k.py", False),
+    ("classification/efficientvmamba/efficientvmamba-tiny_16xb128_in1k.py", False),
+    ("detection/vmamba/mask-rcnn_vmamba-tiny-s1l8_fpn_1x_coco.py", True),
+    ("segmentation/vmamba/upernet_vmamba-tiny-s1l8_4xb4-160k_ade20k-512x512.py", True),
+])
+def test_amp_configs_train_in_float32_on_a_cpu(strict_runner, config, amp_flag):
+    import io
+    import logging
+
+    from mmengine.optim import AmpOptimWrapper, OptimWrapper
+
+    optim_cfg = _optim_wrapper_of(config, amp_flag)
+    assert optim_cfg.type == "AmpOptimWrapper"
+    runner = strict_runner()
+    log = io.StringIO()
+    handler = logging.StreamHandler(log)
+    runner.logger.addHandler(handler)
+    try:
+        wrapper = runner.build_optim_wrapper(optim_cfg)
+    finally:
+        runner.logger.removeHandler(handler)
+    assert type(wrapper) is OptimWrapper and not isinstance(wrapper, AmpOptimWrapper)
+    assert "AmpOptimWrapper needs a GPU and this machine trains on cpu: training in float32" in log.getvalue()
+    # MMEngine alone refuses it
+    with pytest.raises(AssertionError, match="only available training on gpu"):
+        AmpOptimWrapper(optimizer=torch.optim.SGD(runner.model.parameters(), lr=0.1))

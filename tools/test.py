@@ -1,9 +1,11 @@
 """Evaluate a checkpoint with any MMEngine config (detection, segmentation, classification).
 
-    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--cfg-options k=v ...] [--tta]
+    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--cfg-options k=v ...] [--tta] [--non-strict]
 
 The config, the checkpoint, --tta and the work dir are checked before anything is built: a bad
-argument is one line on stderr and exit status 2.
+argument is one line on stderr and exit status 2. A checkpoint that does not fit the model
+(missing, unexpected or mis-shaped tensors) stops before anything is evaluated, naming the keys
+(exit status 1), unless --non-strict.
 """
 
 from __future__ import annotations
@@ -14,9 +16,11 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # run from a clone
 
+from vmamba_zoo.checkpoint import CheckpointMismatchError  # noqa: E402
 from vmamba_zoo.cli import ArgumentError, fail  # noqa: E402
 from vmamba_zoo.mm.runner import (  # noqa: E402
     add_common_args,
+    add_strictness_arg,
     build_runner,
     check_checkpoint_argument,
     load_config,
@@ -28,6 +32,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("config", help="config file")
     parser.add_argument("checkpoint", help="checkpoint file (ours, or the authors' downstream release)")
     parser.add_argument("--tta", action="store_true", help="test-time augmentation (tta_model, tta_pipeline)")
+    add_strictness_arg(parser)
     add_common_args(parser)
     return parser.parse_args(argv)
 
@@ -46,7 +51,17 @@ def main(argv: list[str] | None = None) -> int:
         cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
         cfg.tta_model.module = cfg.model
         cfg.model = cfg.tta_model
-    build_runner(cfg).test()
+    if args.non_strict:
+        cfg.strict_load = False
+    try:
+        runner = build_runner(cfg)
+    except ArgumentError as exc:
+        return fail(exc)
+    try:
+        runner.test()
+    except CheckpointMismatchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -1,9 +1,10 @@
 """MMEngine integration: ``custom_imports = dict(imports=['vmamba_zoo.mm'])`` registers the
 backbones (one per family: ``VMamba``, ``EfficientVMamba``, ``GroupMamba``, ``SpatialMamba``,
 ``ResVMamba``; see backbones.py) in mmdet's and mmseg's ``MODELS`` (in whichever of the two is
-installed; at least one must be), and routes mmengine's checkpoint loading through a safe loader
+installed; at least one must be), routes mmengine's checkpoint loading through a safe loader
 that also reads the objects mmengine itself saves (torch's weights-only default refuses them;
-see checkpoint.py)."""
+see checkpoint.py), and registers the hooks that make ``--resume`` exact (``EpochSeedHook``,
+``IterSeedHook``, ``zoo_seed_worker``; see seeding.py)."""
 
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ import vmamba_zoo  # noqa: E402,F401  (registers the timm models the backbones b
 
 from .backbones import BACKBONES, TimmMambaBackbone  # noqa: E402
 from .checkpoint import allow_mmengine_checkpoint_objects  # noqa: E402
+from .seeding import EpochSeedHook, IterSeedHook, zoo_seed_worker  # noqa: E402,F401  (registers them)
 
 globals().update({backbone.__name__: backbone for backbone in BACKBONES})  # vmamba_zoo.mm.VMamba, ...
 __all__ = ["TimmMambaBackbone", *(backbone.__name__ for backbone in BACKBONES)]

@@ -1,13 +1,16 @@
 """What ``tools/train.py``, ``tools/test.py`` and ``tools/get_flops.py`` share: reading any
 MMEngine config (mmdet, mmseg, mmpretrain) with its ``custom_imports``, the command-line
-overrides, the checks of those arguments before any work starts, and MMEngine's pytorch launcher
-on machines without CUDA."""
+overrides, the checks of those arguments before any work starts, MMEngine's pytorch launcher
+on machines without CUDA, and a Runner whose whole-model checkpoint loading (``load_from``,
+``--resume``) is strict unless the config says ``strict_load = False`` (``--non-strict``) and
+which trains an ``AmpOptimWrapper`` config in float32 where there is no GPU."""
 
 from __future__ import annotations
 
 import argparse
 import os
 
+from vmamba_zoo.checkpoint import summarise_keys
 from vmamba_zoo.cli import ArgumentError, check_input_file, check_output_dir
 
 # what torchrun sets and MMEngine's pytorch launcher reads (LOCAL_RANK also comes from --local-rank)
@@ -101,9 +104,86 @@ def setup_cpu_distributed(cfg) -> None:
     cfg.model_wrapper_cfg = wrapper
 
 
+def add_strictness_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--non-strict", action="store_true",
+        help="load a checkpoint that does not fit the model exactly: what fits is loaded, the rest keeps its "
+             "initialisation, the counts are logged (config: strict_load = False); default: any missing, "
+             "unexpected or mis-shaped tensor is an error naming the keys",
+    )
+
+
+class StrictCheckpointLoading:
+    """Runner mixin: ``load_checkpoint`` (MMEngine's path for ``load_from`` and ``resume``)
+    through :func:`vmamba_zoo.mm.checkpoint.load_whole_model`, strict unless the config sets
+    ``strict_load = False``; in that case the loaded / missing / unexpected counts are logged."""
+
+    def load_checkpoint(self, filename, map_location="cpu", strict=None, revise_keys=((r"^module\.", ""),)):
+        from mmengine.model import BaseTTAModel, is_model_wrapper
+        from mmengine.runner import CheckpointLoader
+
+        from .checkpoint import load_whole_model
+
+        if strict is None:
+            strict = bool(self.cfg.get("strict_load", True))
+        checkpoint = CheckpointLoader.load_checkpoint(filename, map_location=map_location)
+        self.call_hook("after_load_checkpoint", checkpoint=checkpoint)
+        model = self.model.module if is_model_wrapper(self.model) else self.model
+        if isinstance(model, BaseTTAModel):  # tools/test.py --tta: the weights are the wrapped model's
+            model = model.module
+        report = load_whole_model(model, checkpoint, strict, revise_keys, source=f"checkpoint {filename}")
+        self._has_loaded = True
+        if report.complete:
+            absent = f" ({report.counters_absent} BatchNorm counters absent)" if report.counters_absent else ""
+            self.logger.info(f"Loaded checkpoint {filename} (strict: every tensor matched{absent})")
+        else:
+            self.logger.warning(f"Loaded checkpoint {filename} non-strictly: {report.summary()}")
+            for what, keys in (("missing", report.missing), ("unexpected", report.unexpected),
+                               ("of another shape", report.misshaped)):
+                if keys:
+                    self.logger.warning(f"  {what}: {summarise_keys(keys)}")
+        return checkpoint
+
+
+# MMEngine's AmpOptimWrapper runs on these devices only (it asserts one of them is available)
+_AMP_DEVICES = ("cuda", "npu", "mlu", "musa")
+_AMP_ONLY_KEYS = ("loss_scale", "dtype", "use_fsdp")
+
+
+class AmpFallbackOnCpu:
+    """Runner mixin: an ``AmpOptimWrapper`` (every classification recipe; ``tools/train.py
+    --amp``) on a machine without a GPU becomes a plain ``OptimWrapper`` training in float32,
+    with a log line saying so, instead of MMEngine's "AmpOptimWrapper is only available training
+    on gpu" error."""
+
+    def build_optim_wrapper(self, optim_wrapper):
+        from mmengine.device import get_device
+        from mmengine.optim import AmpOptimWrapper
+
+        if isinstance(optim_wrapper, dict) and optim_wrapper.get("type") in (
+            "AmpOptimWrapper", "mmengine.AmpOptimWrapper", AmpOptimWrapper
+        ):
+            device = get_device()
+            if device not in _AMP_DEVICES:
+                optim_wrapper = {k: v for k, v in optim_wrapper.items() if k not in _AMP_ONLY_KEYS}
+                optim_wrapper["type"] = "OptimWrapper"
+                self.logger.warning(
+                    f"AmpOptimWrapper needs a GPU and this machine trains on {device}: training in float32 "
+                    "with OptimWrapper instead (mixed precision off)"
+                )
+        return super().build_optim_wrapper(optim_wrapper)
+
+
 def build_runner(cfg):
-    """``Runner.from_cfg``, or the config's own ``runner_type``."""
+    """The config's ``runner_type`` (default MMEngine's ``Runner``) with
+    :class:`StrictCheckpointLoading` and :class:`AmpFallbackOnCpu`. A ``runner_type`` that is not
+    a ``Runner`` is an ``ArgumentError``."""
     from mmengine.registry import RUNNERS
     from mmengine.runner import Runner
 
-    return RUNNERS.build(cfg) if "runner_type" in cfg else Runner.from_cfg(cfg)
+    runner_type = cfg.get("runner_type", "Runner")
+    runner_class = RUNNERS.get(runner_type) if isinstance(runner_type, str) else runner_type
+    if not (isinstance(runner_class, type) and issubclass(runner_class, Runner)):
+        raise ArgumentError(f"runner_type {runner_type!r} is not an MMEngine Runner")
+    zoo_class = type(runner_class.__name__, (StrictCheckpointLoading, AmpFallbackOnCpu, runner_class), {})
+    return zoo_class.from_cfg(cfg)

@@ -21,3 +21,11 @@ param_scheduler = [
     dict(type='LinearLR', start_factor=0.001, by_epoch=False, begin=0, end=1000),
     dict(type='MultiStepLR', begin=0, end=12, by_epoch=True, milestones=[8, 11], gamma=0.1),
 ]
+
+# `tools/train.py CONFIG --resume` continues exactly as the uninterrupted run: each epoch's
+# randomness (flips, RoI sampling) depends only on (seed, epoch) (EpochSeedHook, from
+# vmamba_zoo.mm), workers are re-created and re-seeded from it every epoch, and the seed is fixed
+# (the sampler's shuffle seed is drawn from it when the dataloader is built).
+custom_hooks = [dict(type='EpochSeedHook')]
+train_dataloader = dict(persistent_workers=False, worker_init_fn=dict(type='zoo_seed_worker'))
+randomness = dict(seed=0)

@@ -26,3 +26,10 @@ param_scheduler = [
 train_dataloader = dict(batch_size=4)
 val_dataloader = dict(batch_size=1)
 test_dataloader = val_dataloader
+
+# `tools/train.py CONFIG --resume` continues exactly as the uninterrupted run: the model's
+# randomness (dropout) depends only on (seed, iteration) (IterSeedHook, from vmamba_zoo.mm), the
+# augmentations on the dataloader workers, whose batches MMEngine replays on resume; the seed is
+# fixed (the sampler's shuffle seed is drawn from it when the dataloader is built).
+custom_hooks = [dict(type='IterSeedHook')]
+randomness = dict(seed=0)

@@ -15,13 +15,13 @@
 * ``MESAHook`` (``HOOKS``, :mod:`.hooks`): hands the EMA model to the classifier as MESA teacher
   from the configured epoch on.
 * ``EpochSeedHook`` (``HOOKS``) and the dataloader ``worker_init_fn`` ``zoo_seed_worker``
-  (``FUNCTIONS``), :mod:`.seeding`: reseed every random generator at the start of each epoch from
+  (``FUNCTIONS``), :mod:`vmamba_zoo.mm.seeding` (shared with mmdet / mmseg): reseed every random generator at the start of each epoch from
   (seed, epoch, rank), so that ``--resume`` after an interruption continues exactly as an
   uninterrupted run.
 """
 
 from .classifier import ZooClassifier
 from .hooks import MESAHook, ReleasedCheckpointHook
-from .seeding import EpochSeedHook, zoo_seed_worker
+from ..seeding import EpochSeedHook, zoo_seed_worker
 
 __all__ = ["ZooClassifier", "ReleasedCheckpointHook", "EpochSeedHook", "MESAHook", "zoo_seed_worker"]

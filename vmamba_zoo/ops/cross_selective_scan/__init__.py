@@ -7,7 +7,7 @@ On a channel-last map ``x`` (batch, H, W, C) it computes, for the K routes of a 
     x_dbl = x_proj_weight[k] @ xs[:, k]                   # (R + 2N, L): Δ's low-rank input, B, C
     delta = dt_projs_weight[k] @ x_dbl[:R]                # (Dk, L)
     ys    = selective_scan(xs, delta, A, B, C, D, dt_projs_bias, delta_softplus)  # group k = route k
-    y     = cross_merge(ys, H, W, mode)                   # back to (batch, H, W, C), float32
+    y     = cross_merge(ys, H, W, mode)                   # back to (batch, H, W, C)
 
 (Dk = C, or C / K for grouped modes.) When a gradient is needed it runs as exactly that chain
 of ops, each differentiated by its own backward. Without one (inference), the ``"cpu"`` backend
@@ -26,7 +26,7 @@ from .. import backends
 from ..cross_scan import cross_merge, cross_scan
 from ..cross_scan.index_maps import scan_sources
 from ..cross_scan.modes import check_mode, geometry
-from ..selective_scan import selective_scan
+from ..selective_scan import result_dtype, selective_scan
 
 
 @torch.library.custom_op("vmamba_zoo::cross_selective_scan", mutates_args=())
@@ -168,19 +168,21 @@ def cross_selective_scan(
 
     Shapes: ``x`` (batch, H, W, C); ``x_proj_weight`` (K, R + 2N, Dk); ``dt_projs_weight``
     (K, Dk, R); ``dt_projs_bias`` and ``D`` K * Dk elements; ``A`` (K * Dk, N). Returns y
-    (batch, H, W, C) in float32 (float64 for float64 inputs).
+    (batch, H, W, C) in ``x``'s dtype, as :func:`~vmamba_zoo.ops.selective_scan` (the scan
+    computes in float32; float64 in and out when an input is float64).
     """
     _check_inputs(x, x_proj_weight, dt_projs_weight, dt_projs_bias, A, D, mode)
     backend = backends.resolve(backend, x.device)
     params = (x_proj_weight, dt_projs_weight, dt_projs_bias, A, D)
+    dtype = torch.float64 if any(t.dtype == torch.float64 for t in (x, *params)) else torch.float32
+    result = result_dtype(x, dtype)
     if x.shape[0] == 0:  # an empty batch: an empty output, on every path
-        return x.new_empty(x.shape, dtype=torch.float64 if torch.float64 in {t.dtype for t in (x, *params)} else torch.float32)
+        return x.new_empty(x.shape, dtype=result)
     needs_grad = torch.is_grad_enabled() and any(t.requires_grad for t in (x, *params))
     if backend != "cpu" or needs_grad:
-        return _chain(x, *params, mode, bool(delta_softplus), backend)
-    dtype = torch.float64 if any(t.dtype == torch.float64 for t in (x, *params)) else torch.float32
+        return _chain(x, *params, mode, bool(delta_softplus), backend).to(result)
     x, *params = (t.to(dtype).contiguous() for t in (x, *params))
-    return _fused_op(x, *params, mode, bool(delta_softplus))
+    return _fused_op(x, *params, mode, bool(delta_softplus)).to(result)
 
 
 __all__ = ["cross_selective_scan"]

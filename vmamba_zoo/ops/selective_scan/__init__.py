@@ -14,8 +14,23 @@ Each op is one ``torch.library.custom_op`` (``vmamba_zoo::selective_scan``,
 ``vmamba_zoo::selective_scan_states``) whatever the backend, so fvcore, ``torch.jit.trace`` and
 ``torch.compile`` see one node with a stable name; the backward is another custom op computed by
 the same backend (an adjoint scan, never autograd through a loop). Computation happens in
-float32 (float64 when an input is float64, for gradcheck); outputs are in that dtype. A backend
-whose kernels read float16 / bfloat16 themselves ("triton") gets such inputs unconverted.
+float32 (float64 when an input is float64, for gradcheck). The public functions return
+``u``'s dtype, as the original kernels do (the models pass float32 ``A`` and ``D`` whatever
+their own dtype, so a ``.half()`` / ``.bfloat16()`` model gets float16 / bfloat16 back), rounded
+once from the float32 result; float64 when the computation was in float64. The custom ops
+themselves return the compute dtype. A backend whose kernels read float16 / bfloat16 themselves ("triton") gets such inputs
+unconverted.
+
+Overflow. The models keep ``A < 0`` (``A = -exp(A_log)``): the states are then bounded by the
+inputs. With positive entries in ``A`` the states grow like ``exp(sum dt * A)`` and eventually
+leave the float32 range; from the first position at which a state of a (batch, channel) row is
+not finite (or its decay ``exp(dt * A)`` overflows), that row's outputs (``y``; the states for
+``selective_scan_states``) are not finite, as a sequential float32 evaluation of the recurrence
+gives them (whether a non-finite value is ``inf`` or ``nan`` is not specified): the ``"torch"``
+and ``"cpu"`` backends. The GPU backends compose the decays of runs of positions into products,
+which can overflow before the states do: they may turn outputs non-finite earlier.
+Float16 outputs also overflow where the float32 result exceeds float16's range (65504): they are
+``inf`` there; bfloat16 has float32's range.
 """
 
 from __future__ import annotations
@@ -41,6 +56,11 @@ def _kernels(backend: str):
 def _compute_dtype(*tensors: Tensor | None) -> torch.dtype:
     present = [t for t in tensors if t is not None]
     return torch.float64 if any(t.dtype == torch.float64 for t in present) else torch.float32
+
+
+def result_dtype(u: Tensor, compute_dtype: torch.dtype) -> torch.dtype:
+    """What the public scan functions return: ``u``'s dtype, or float64 when they computed in it."""
+    return torch.float64 if compute_dtype == torch.float64 else u.dtype
 
 
 def _check_tensor(name: str, t: Tensor, ndim: int, layout: str) -> None:
@@ -261,14 +281,16 @@ def selective_scan(
     """Grouped selective scan; see the module docstring for the math.
 
     Shapes: ``u, delta`` (batch, G*Dg, L); ``A`` (G*Dg, N); ``B, C`` (batch, G, N, L);
-    ``D, delta_bias`` (G*Dg,) or None. Returns ``y`` (batch, G*Dg, L) in float32 (float64 for
-    float64 inputs), and with ``return_last_state`` also ``h_{L-1}`` (batch, G*Dg, N).
+    ``D, delta_bias`` (G*Dg,) or None. Returns ``y`` (batch, G*Dg, L), and with
+    ``return_last_state`` also ``h_{L-1}`` (batch, G*Dg, N), in ``u``'s dtype (computed in
+    float32; float64 in and out when an input is float64).
     """
     _check_inputs(u, delta, A, B, C, D, delta_bias)
     backend = backends.resolve(backend, u.device)
     dtype = _compute_dtype(u, delta, A, B, C, D, delta_bias)
     args = _prepare(dtype, backend, u, delta, A, B, C, D, delta_bias)
     y, last_state = _selective_scan_op(*args, bool(delta_softplus), backend)
+    y, last_state = y.to(result_dtype(u, dtype)), last_state.to(result_dtype(u, dtype))
     return (y, last_state) if return_last_state else y
 
 
@@ -364,10 +386,11 @@ def selective_scan_states(
 
     Same recurrence and shapes as :func:`selective_scan`, without C and D: the caller applies its
     own observation equation (Spatial-Mamba fuses the states spatially first). Differentiable in
-    ``u, delta, A, B, delta_bias``.
+    ``u, delta, A, B, delta_bias``. Returned in ``u``'s dtype (computed in float32; float64 in
+    and out when an input is float64).
     """
     _check_inputs(u, delta, A, B, None, None, delta_bias)
     backend = backends.resolve(backend, u.device)
     dtype = _compute_dtype(u, delta, A, B, delta_bias)
     args = _prepare(dtype, backend, u, delta, A, B, delta_bias)
-    return _states_op(*args, bool(delta_softplus), backend)
+    return _states_op(*args, bool(delta_softplus), backend).to(result_dtype(u, dtype))

@@ -31,6 +31,24 @@ def linear_scan(a: Tensor, b: Tensor, reverse: bool = False) -> Tensor:
     return h
 
 
+def solve_states(a: Tensor, b: Tensor, A: Tensor) -> Tensor:
+    """The states ``h`` of the recurrence, as the sequential evaluation in ``a``'s dtype gives them.
+
+    With ``A <= 0`` (every model) the decays are at most 1, the states are bounded and the
+    log-depth scan is that evaluation up to rounding. With positive entries in ``A`` the states
+    grow and may overflow, and the scan's products of decays overflow before the states do (and
+    multiply exact zeros into nan), which a sequential evaluation never meets: then the scan runs
+    in float64 and, as in the sequential evaluation, a state stays non-finite from the first
+    position at which it overflows (nan there when the wide value came back into range).
+    """
+    if not bool((A > 0).any()):
+        return linear_scan(a, b)
+    h = linear_scan(a.double(), b.double()).to(a.dtype)
+    finite = torch.isfinite(h)
+    overflowed = torch.cummax((~finite).to(torch.uint8), dim=-1).values.bool()
+    return h.masked_fill(overflowed & finite, float("nan"))
+
+
 def _discretize(u, delta, A, B, delta_bias, softplus):
     """Grouped views and the per-step decay ``a`` and input ``b`` of the recurrence.
 
@@ -54,7 +72,7 @@ def _discretize(u, delta, A, B, delta_bias, softplus):
 def fwd(u, delta, A, B, C, D, delta_bias, softplus):
     batch, channels, length = u.shape
     _, _, u_g, _, _, a, b = _discretize(u, delta, A, B, delta_bias, softplus)
-    h = linear_scan(a, b)  # (batch, G, Dg, N, L)
+    h = solve_states(a, b, A)  # (batch, G, Dg, N, L)
     y = (h * C.unsqueeze(2)).sum(3).reshape(batch, channels, length)
     if D is not None:
         y = y + D[:, None] * u
@@ -89,7 +107,7 @@ def bwd(u, delta, A, B, C, D, delta_bias, softplus, dy, dlast):
     batch, channels, length = u.shape
     groups = B.shape[1]
     raw, dt_g, u_g, A_g, B_g, a, b = _discretize(u, delta, A, B, delta_bias, softplus)
-    h = linear_scan(a, b)
+    h = solve_states(a, b, A)
     dy_g = dy.view(batch, groups, channels // groups, 1, length)
     rhs = C.unsqueeze(2) * dy_g
     if dlast is not None:
@@ -109,11 +127,11 @@ def bwd(u, delta, A, B, C, D, delta_bias, softplus, dy, dlast):
 def states_fwd(u, delta, A, B, delta_bias, softplus):
     batch, channels, length = u.shape
     *_, a, b = _discretize(u, delta, A, B, delta_bias, softplus)
-    return linear_scan(a, b).reshape(batch, channels, A.shape[1], length)
+    return solve_states(a, b, A).reshape(batch, channels, A.shape[1], length)
 
 
 def states_bwd(u, delta, A, B, delta_bias, softplus, dh):
     raw, dt_g, u_g, A_g, B_g, a, b = _discretize(u, delta, A, B, delta_bias, softplus)
-    h = linear_scan(a, b)
+    h = solve_states(a, b, A)
     g = linear_scan(_shifted_decay(a), dh.view(h.shape), reverse=True)
     return _grads_from_adjoint(g, h, raw, dt_g, u_g, A_g, B_g, a, softplus, delta_bias)
