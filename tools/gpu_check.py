@@ -510,10 +510,12 @@ def stage_extras(ctx: Context) -> dict:
     # bfloat16 u, delta, B, C (A, D, delta_bias float32, as under autocast)
     half = {k: (v.to(torch.bfloat16) if k in ("u", "delta", "B", "C") else v) for k, v in inputs.items()}
     reference = scan_outputs(as_double(half), "torch")
+    # y comes back in u's dtype: its rounding to bfloat16 adds up to half an ulp to the kernel's error
+    tolerance = 2e-3 + torch.finfo(torch.bfloat16).eps / 2
     for backend in backends:
         out = scan_outputs(half, backend)
         ref = {k: v for k, v in reference.items() if k in ("y", "last_state", "states")}
-        details[f"bf16 {backend}"] = max(compare(out, ref, 2e-3, f"bf16 {backend}").values())
+        details[f"bf16 {backend}"] = max(compare(out, ref, tolerance, f"bf16 {backend}").values())
     # a side stream: same results as on the default stream
     if ctx.cuda:
         for backend in backends:
