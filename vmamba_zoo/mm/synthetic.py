@@ -5,7 +5,8 @@ the repository's detection and segmentation configs: what ``make demo`` and the 
 train.
 
 The recipe is the real config's (model type, heads, optimizer); the backbone keeps its family
-and generation but is shrunk (``depths``/``dims``), images are small and the schedule is short.
+and generation but is shrunk (``depths``/``dims``), the detector's FPN and heads are narrower
+(``fpn_channels``), images are small and the schedule is short.
 """
 
 from __future__ import annotations
