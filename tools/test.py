@@ -1,6 +1,7 @@
 """Evaluate a checkpoint with any MMEngine config (detection, segmentation, classification).
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--cfg-options k=v ...] [--tta] [--non-strict]
+                        [--quiet]
 
 The config, the checkpoint, --tta and the work dir are checked before anything is built: a bad
 argument is one line on stderr and exit status 2. A checkpoint that does not fit the model
@@ -20,10 +21,12 @@ from vmamba_zoo.checkpoint import CheckpointMismatchError  # noqa: E402
 from vmamba_zoo.cli import ArgumentError, fail  # noqa: E402
 from vmamba_zoo.mm.runner import (  # noqa: E402
     add_common_args,
+    add_quiet_argument,
     add_strictness_arg,
     build_runner,
     check_checkpoint_argument,
     load_config,
+    runner_log_file,
 )
 
 
@@ -34,6 +37,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--tta", action="store_true", help="test-time augmentation (tta_model, tta_pipeline)")
     add_strictness_arg(parser)
     add_common_args(parser)
+    add_quiet_argument(parser)
     return parser.parse_args(argv)
 
 
@@ -54,14 +58,19 @@ def main(argv: list[str] | None = None) -> int:
     if args.non_strict:
         cfg.strict_load = False
     try:
-        runner = build_runner(cfg)
+        runner = build_runner(cfg, quiet=args.quiet)
     except ArgumentError as exc:
         return fail(exc)
+    if args.quiet:
+        print(f"full log: {runner_log_file(runner)}", flush=True)
     try:
-        runner.test()
+        metrics = runner.test()
     except CheckpointMismatchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    if args.quiet:  # MMEngine's own metrics line went to the log only
+        for key, value in metrics.items():
+            print(f"{key}: {value:.4f}" if isinstance(value, float) else f"{key}: {value}", flush=True)
     return 0
 
 

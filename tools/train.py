@@ -1,7 +1,7 @@
 """Train any MMEngine config (detection, segmentation, classification) from the repo root.
 
     python tools/train.py CONFIG [--work-dir DIR] [--cfg-options k=v ...] [--resume [CKPT]] [--amp]
-                         [--non-strict]
+                         [--non-strict] [--quiet]
     bash tools/dist_train.sh CONFIG NGPUS [same options]
 
 The config, a --resume checkpoint and the work dir are checked before anything is built: a bad
@@ -22,10 +22,12 @@ from vmamba_zoo.checkpoint import CheckpointMismatchError  # noqa: E402
 from vmamba_zoo.cli import ArgumentError, fail  # noqa: E402
 from vmamba_zoo.mm.runner import (  # noqa: E402
     add_common_args,
+    add_quiet_argument,
     add_strictness_arg,
     build_runner,
     check_checkpoint_argument,
     load_config,
+    runner_log_file,
 )
 
 
@@ -42,6 +44,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     add_strictness_arg(parser)
     add_common_args(parser)
+    add_quiet_argument(parser)
     return parser.parse_args(argv)
 
 
@@ -63,9 +66,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.non_strict:
         cfg.strict_load = False
     try:
-        runner = build_runner(cfg)
+        runner = build_runner(cfg, quiet=args.quiet)
     except ArgumentError as exc:
         return fail(exc)
+    if args.quiet:
+        print(f"full log: {runner_log_file(runner)}", flush=True)
     try:
         runner.train()
     except CheckpointMismatchError as exc:

@@ -16,13 +16,13 @@ import os
 import numpy as np
 from PIL import Image, ImageDraw
 
-from .scenes import PALETTE, noisy_background, random_shapes, write_train_val
+from .scenes import PALETTE, SceneStyle, noisy_background, random_shapes, write_train_val
 
 __all__ = ["make_synthetic_ade20k"]
 
 
 def _write_split(
-    root: str, split: str, num_images: int, size: tuple[int, int], max_objects: int, rng: np.random.Generator
+    root: str, split: str, num_images: int, size: tuple[int, int], style: SceneStyle, rng: np.random.Generator
 ) -> None:
     height, width = size
     image_dir = os.path.join(root, "images", split)
@@ -33,7 +33,7 @@ def _write_split(
         image = Image.fromarray(noisy_background(rng, height, width))
         label = Image.new("L", (width, height), 1)
         draw_image, draw_label = ImageDraw.Draw(image), ImageDraw.Draw(label)
-        for category, points in random_shapes(rng, height, width, max_objects):
+        for category, points in random_shapes(rng, height, width, style):
             draw_image.polygon(points, fill=PALETTE[category])
             draw_label.polygon(points, fill=category + 2)
         draw_label.rectangle([0, 0, width - 1, height - 1], outline=0, width=2)
@@ -50,4 +50,7 @@ def make_synthetic_ade20k(
     seed: int = 0,
 ) -> str:
     """Write the set under ``root`` (created if needed) and return ``root``."""
-    return write_train_val(root, _write_split, ('training', 'validation'), num_train, num_val, size, max_objects, seed)
+    style = SceneStyle(max_objects=max_objects)
+    return write_train_val(
+        root, _write_split, ("training", "validation"), num_train, num_val, size, style, seed
+    )

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image, ImageDraw
 
-from .scenes import CLASSES, PALETTE, noisy_background, random_shapes, write_train_val
+from .scenes import PALETTE, SceneStyle, noisy_background, random_shapes, write_train_val
 
 __all__ = ["make_synthetic_coco"]
 
@@ -29,7 +29,7 @@ def _polygon_area(points: Sequence[tuple[float, float]]) -> float:
 
 
 def _write_split(
-    root: str, split: str, num_images: int, size: tuple[int, int], max_objects: int, rng: np.random.Generator
+    root: str, split: str, num_images: int, size: tuple[int, int], style: SceneStyle, rng: np.random.Generator
 ) -> str:
     height, width = size
     os.makedirs(os.path.join(root, split), exist_ok=True)
@@ -37,7 +37,7 @@ def _write_split(
     for image_id in range(num_images):
         image = Image.fromarray(noisy_background(rng, height, width))
         draw = ImageDraw.Draw(image)
-        for category, outline in random_shapes(rng, height, width, max_objects):
+        for category, outline in random_shapes(rng, height, width, style):
             points = [(round(x, 1), round(y, 1)) for x, y in outline]
             draw.polygon(points, fill=PALETTE[category])
             xs, ys = [p[0] for p in points], [p[1] for p in points]
@@ -53,8 +53,9 @@ def _write_split(
         file_name = f"{image_id:06d}.png"
         image.save(os.path.join(root, split, file_name))
         images.append(dict(id=image_id, file_name=file_name, height=height, width=width))
-    # later shapes may cover earlier ones; the masks stay as drawn (COCO tolerates overlaps)
-    categories = [dict(id=i + 1, name=name, supercategory="shape") for i, name in enumerate(CLASSES)]
+    # with style.overlap, later shapes may cover earlier ones; the masks stay as drawn (COCO
+    # tolerates overlaps)
+    categories = [dict(id=i + 1, name=name, supercategory="shape") for i, name in enumerate(style.classes)]
     ann_file = os.path.join(root, "annotations", f"instances_{split}.json")
     os.makedirs(os.path.dirname(ann_file), exist_ok=True)
     with open(ann_file, "w") as f:
@@ -69,6 +70,9 @@ def make_synthetic_coco(
     size: tuple[int, int] = (128, 128),
     max_objects: int = 3,
     seed: int = 0,
+    style: SceneStyle | None = None,
 ) -> str:
-    """Write the set under ``root`` (created if needed) and return ``root``."""
-    return write_train_val(root, _write_split, ('train', 'val'), num_train, num_val, size, max_objects, seed)
+    """Write the set under ``root`` (created if needed) and return ``root``. ``style`` (classes,
+    object count and size, overlaps) replaces the default style with ``max_objects``."""
+    style = style or SceneStyle(max_objects=max_objects)
+    return write_train_val(root, _write_split, ("train", "val"), num_train, num_val, size, style, seed)

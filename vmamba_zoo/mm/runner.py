@@ -3,11 +3,15 @@ MMEngine config (mmdet, mmseg, mmpretrain) with its ``custom_imports``, the comm
 overrides, the checks of those arguments before any work starts, MMEngine's pytorch launcher
 on machines without CUDA, and a Runner whose whole-model checkpoint loading (``load_from``,
 ``--resume``) is strict unless the config says ``strict_load = False`` (``--non-strict``) and
-which trains an ``AmpOptimWrapper`` config in float32 where there is no GPU."""
+which trains an ``AmpOptimWrapper`` config in float32 where there is no GPU; and the quiet console
+(``--quiet``)."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
+import logging
 import os
 
 from vmamba_zoo.checkpoint import summarise_keys
@@ -37,6 +41,14 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--launcher", choices=["none", "pytorch", "slurm", "mpi"], default="none")
     parser.add_argument("--local_rank", "--local-rank", type=int, default=0)
+
+
+def add_quiet_argument(parser: argparse.ArgumentParser) -> None:
+    """``--quiet`` of the tools that run a model (see :func:`build_runner`)."""
+    parser.add_argument(
+        "--quiet", action="store_true",
+        help="console: warnings and one line per epoch / validation; the full log stays in the work dir",
+    )
 
 
 def check_checkpoint_argument(path: str, what: str) -> None:
@@ -174,10 +186,13 @@ class AmpFallbackOnCpu:
         return super().build_optim_wrapper(optim_wrapper)
 
 
-def build_runner(cfg):
+def build_runner(cfg, quiet: bool = False):
     """The config's ``runner_type`` (default MMEngine's ``Runner``) with
     :class:`StrictCheckpointLoading` and :class:`AmpFallbackOnCpu`. A ``runner_type`` that is not
-    a ``Runner`` is an ``ArgumentError``."""
+    a ``Runner`` is an ``ArgumentError``. ``quiet``: the console shows warnings and errors, one
+    line per epoch or validation (:class:`~.progress.ProgressHook`) and what the caller prints;
+    everything else (MMEngine's INFO lines, what pycocotools prints) goes to the log file in the
+    work dir only (:func:`runner_log_file`)."""
     from mmengine.registry import RUNNERS
     from mmengine.runner import Runner
 
@@ -186,4 +201,58 @@ def build_runner(cfg):
     if not (isinstance(runner_class, type) and issubclass(runner_class, Runner)):
         raise ArgumentError(f"runner_type {runner_type!r} is not an MMEngine Runner")
     zoo_class = type(runner_class.__name__, (StrictCheckpointLoading, AmpFallbackOnCpu, runner_class), {})
-    return zoo_class.from_cfg(cfg)
+    if not quiet:
+        return zoo_class.from_cfg(cfg)
+    from .progress import ProgressHook
+
+    runner = _quiet_runner_class(zoo_class).from_cfg(cfg)
+    runner.register_hook(ProgressHook())
+    return runner
+
+
+def runner_log_file(runner) -> str:
+    """The file the runner logs to (``<work_dir>/<timestamp>/<timestamp>.log``)."""
+    return os.path.join(runner.log_dir, f"{runner.timestamp}.log")
+
+
+class _LogWriter(io.TextIOBase):
+    """A text stream whose lines become INFO records of ``logger``."""
+
+    def __init__(self, logger: logging.Logger) -> None:
+        self.logger, self._partial = logger, ""
+
+    def write(self, text: str) -> int:
+        *lines, self._partial = (self._partial + text).split("\n")
+        for line in lines:
+            if line.strip():
+                self.logger.info(line)
+        return len(text)
+
+
+def _not_a_deprecation_notice(record: logging.LogRecord) -> bool:
+    """The MM stack's notices about its own deprecated APIs (``FileClient``...): nothing a user of
+    a quiet run can act on; they stay in the log file."""
+    return "deprecated" not in record.getMessage()
+
+
+def _quiet_runner_class(base: type) -> type:
+    """``base`` with its console handler at WARNING and stdout sent to the log while it runs."""
+
+    def build_logger(self, log_level="INFO", log_file=None, **kwargs):
+        logger = base.build_logger(self, log_level=log_level, log_file=log_file, **kwargs)
+        for handler in logger.handlers:
+            if type(handler) is logging.StreamHandler:  # the console (a FileHandler is a subclass)
+                handler.setLevel(max(handler.level, logging.WARNING))
+                handler.addFilter(_not_a_deprecation_notice)
+        return logger
+
+    def logged_stdout(method):
+        def run(self, *args, **kwargs):
+            with contextlib.redirect_stdout(_LogWriter(self.logger)):
+                return method(self, *args, **kwargs)
+        return run
+
+    return type(f"Quiet{base.__name__}", (base,), dict(
+        build_logger=build_logger, train=logged_stdout(base.train), val=logged_stdout(base.val),
+        test=logged_stdout(base.test),
+    ))
