@@ -45,12 +45,12 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from timm.layers import DropPath, calculate_drop_path_rates
+from timm.layers import DropPath, calculate_drop_path_rates, get_device_dtype
 from timm.models import generate_default_cfgs, register_model
 from torch import Tensor, nn
 
 from ..checkpoint import rename_prefixes
-from ._base import Stage, StagedModelMixin, build_model, init_linear_and_layernorm, zoo_cfg
+from ._base import Stage, StagedModelMixin, build_model, factory_kwargs, init_linear_and_layernorm, zoo_cfg
 from ._layers import Linear, Mlp, conv2d_gelu
 from ._ssm import SelectiveScanParams, dt_rank_for, scan_stacked
 
@@ -130,6 +130,10 @@ class GroupMambaLayer(nn.Module):
         self.mamba_g4 = GroupSS2D(group_dim)
         self.proj = Linear(dim, dim)
         self.skip_scale = nn.Parameter(torch.ones(1))
+
+    @torch.no_grad()
+    def reset_parameters(self) -> None:
+        self.skip_scale.fill_(1.0)
 
     def _groups(self) -> tuple[GroupSS2D, ...]:
         return (self.mamba_g1, self.mamba_g2, self.mamba_g3, self.mamba_g4)
@@ -267,11 +271,20 @@ class GroupMambaHead(nn.Module):
         self.fc_dist = nn.Linear(dim, num_classes) if num_classes > 0 else nn.Identity()
         self.distilled_training = False
 
-    def reset(self, num_classes: int, pool_type: str | None = None) -> None:
+    def reset(
+        self,
+        num_classes: int,
+        pool_type: str | None = None,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
         if pool_type is not None:
             self.pool_type = _check_pool(pool_type)
-        self.fc = nn.Linear(self.dim, num_classes) if num_classes > 0 else nn.Identity()
-        self.fc_dist = nn.Linear(self.dim, num_classes) if num_classes > 0 else nn.Identity()
+        dd = get_device_dtype(self, device=device, dtype=dtype)
+        self.fc = nn.Linear(self.dim, num_classes, **dd) if num_classes > 0 else nn.Identity()
+        self.fc_dist = nn.Linear(self.dim, num_classes, **dd) if num_classes > 0 else nn.Identity()
+        self.fc.train(self.training)
+        self.fc_dist.train(self.training)
 
     def forward(self, x: Tensor, pre_logits: bool = False) -> Tensor | tuple[Tensor, Tensor]:
         if not self.pool_type:
@@ -314,6 +327,7 @@ class GroupMamba(StagedModelMixin, nn.Module):
     features_normed = False
     stage_outputs_normed = True
 
+    @factory_kwargs
     def __init__(
         self,
         in_chans: int = 3,

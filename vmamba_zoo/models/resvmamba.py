@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from timm.models import generate_default_cfgs, register_model
 from torch import Tensor, nn
 
-from ._base import build_model, zoo_cfg
+from ._base import build_model, factory_kwargs, zoo_cfg
 from .vmamba import VARIANT_ARGS, VMamba
 
 __all__ = ["ResVMamba", "ResidualProjection", "checkpoint_filter_fn"]
@@ -48,8 +48,8 @@ def _draw_projection(dim: int, out_dim: int, generator: torch.Generator | None) 
     """Weight (out_dim, dim, 1, 1) and bias (out_dim,) drawn as ``nn.Conv2d(dim, out_dim, 1)``
     initialises itself (kaiming-uniform a=sqrt(5), then a U(+-1/sqrt(fan_in)) bias), on CPU, in the
     same order; ``generator=None`` draws from the global CPU generator as the original does."""
-    weight = torch.empty(out_dim, dim, 1, 1)
-    bias = torch.empty(out_dim)
+    weight = torch.empty(out_dim, dim, 1, 1, device="cpu")
+    bias = torch.empty(out_dim, device="cpu")
     nn.init.kaiming_uniform_(weight, a=math.sqrt(5), generator=generator)
     bound = 1 / math.sqrt(dim)
     nn.init.uniform_(bias, -bound, bound, generator=generator)
@@ -65,8 +65,10 @@ class ResidualProjection(nn.Module):
     def __init__(self, dim: int, out_dim: int, generator: torch.Generator | None = None) -> None:
         super().__init__()
         weight, bias = _draw_projection(dim, out_dim, generator)
-        self.register_buffer("weight", weight, persistent=False)
-        self.register_buffer("bias", bias, persistent=False)
+        # drawn on CPU (the original's values), kept on the device the model is created on
+        device = torch.get_default_device()
+        self.register_buffer("weight", weight.to(device), persistent=False)
+        self.register_buffer("bias", bias.to(device), persistent=False)
         self.redraw_per_call = False
 
     def forward(self, x: Tensor) -> Tensor:
@@ -88,6 +90,7 @@ class ResVMamba(VMamba):
         **kwargs: :class:`~vmamba_zoo.models.vmamba.VMamba` arguments.
     """
 
+    @factory_kwargs
     def __init__(
         self,
         per_call_random_projections: bool = False,
@@ -95,6 +98,7 @@ class ResVMamba(VMamba):
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
+        self.projection_seed = projection_seed
         generator = torch.Generator().manual_seed(projection_seed)
         dims = [info["num_chs"] for info in self.feature_info]
         self.residual_projections = nn.ModuleList(
@@ -102,6 +106,16 @@ class ResVMamba(VMamba):
         )
         for projection in self.residual_projections:
             projection.redraw_per_call = per_call_random_projections
+
+    @torch.jit.ignore
+    def init_weights(self) -> None:
+        super().init_weights()
+        generator = torch.Generator().manual_seed(self.projection_seed)
+        for module in self.residual_projections:
+            out_dim, dim = module.weight.shape[:2]
+            weight, bias = _draw_projection(dim, out_dim, generator)
+            module.weight.copy_(weight)
+            module.bias.copy_(bias)
 
     def set_residual_projections(self, projections: Sequence[tuple[Tensor, Tensor]]) -> None:
         """Pin the skip projections: ``[(w0, b0), (w1, b1), (w2, b2)]``, w_k of shape

@@ -49,7 +49,7 @@ from torch import Tensor, nn
 
 from ..checkpoint import rename_prefixes
 from ..ops import selective_scan_states, state_fusion
-from ._base import Stage, StagedModelMixin, build_model, init_linear_and_layernorm, stage_dims, zoo_cfg
+from ._base import Stage, StagedModelMixin, build_model, factory_kwargs, init_linear_and_layernorm, stage_dims, zoo_cfg
 from ._layers import Linear, Mlp
 from ._ssm import SelectiveScanParams, dt_rank_for
 
@@ -149,6 +149,11 @@ class StateFusion(nn.Module):
         self.kernel_3_1 = nn.Parameter(torch.ones(dim, 1, 3, 3))
         self.kernel_3_2 = nn.Parameter(torch.ones(dim, 1, 3, 3))
         self.alpha = nn.Parameter(torch.ones(len(_FUSION_DILATIONS)))
+
+    @torch.no_grad()
+    def reset_parameters(self) -> None:
+        for parameter in (self.alpha, *self._kernels()):
+            parameter.fill_(1.0)
 
     def _kernels(self) -> tuple[Tensor, Tensor, Tensor]:
         return self.kernel_3, self.kernel_3_1, self.kernel_3_2
@@ -260,6 +265,7 @@ class SpatialMamba(StagedModelMixin, nn.Module):
     # element); count_flops follows this attribute by default.
     flops_train_mode = True
 
+    @factory_kwargs
     def __init__(
         self,
         in_chans: int = 3,

@@ -45,7 +45,7 @@ from timm.layers import ClassifierHead, DropPath, calculate_drop_path_rates
 from timm.models import generate_default_cfgs, register_model
 from torch import Tensor, nn
 
-from ._base import Stage, StagedModelMixin, build_model, init_linear_and_layernorm, stage_dims, zoo_cfg
+from ._base import Stage, StagedModelMixin, build_model, factory_kwargs, init_linear_and_layernorm, stage_dims, zoo_cfg
 from ._layers import Linear, Mlp
 from ._ssm import SelectiveScanParams, dt_rank_for
 
@@ -274,6 +274,7 @@ class VMamba(StagedModelMixin, nn.Module):
         norm_eps: LayerNorm epsilon.
     """
 
+    @factory_kwargs
     def __init__(
         self,
         in_chans: int = 3,
