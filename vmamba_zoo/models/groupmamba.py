@@ -45,7 +45,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from timm.layers import DropPath, calculate_drop_path_rates, get_device_dtype
+from timm.layers import DropPath, calculate_drop_path_rates, get_device_dtype, register_notrace_module
 from timm.models import generate_default_cfgs, register_model
 from torch import Tensor, nn
 
@@ -174,6 +174,7 @@ class GroupMambaLayer(nn.Module):
         return self.proj(self.norm(y))
 
 
+@register_notrace_module  # torch.fx keeps it whole: traced graphs take the same fused path
 class DepthwiseConv(nn.Module):
     """Depthwise 3x3 conv (with bias) on NHWC tensors, followed by GELU (the FFN's activation,
     fused into the convolution for CPU inference by :func:`conv2d_gelu`). Keys ``dwconv.*``."""
@@ -183,7 +184,10 @@ class DepthwiseConv(nn.Module):
         self.dwconv = nn.Conv2d(dim, dim, 3, padding=1, groups=dim)
 
     def forward(self, x: Tensor) -> Tensor:
-        return conv2d_gelu(self.dwconv, x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
+        x = x.permute(0, 3, 1, 2)
+        if torch.jit.is_scripting():
+            return F.gelu(self.dwconv(x)).permute(0, 2, 3, 1)
+        return conv2d_gelu(self.dwconv, x).permute(0, 2, 3, 1)
 
 
 class ConvFfn(nn.Module):

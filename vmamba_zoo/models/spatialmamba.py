@@ -42,6 +42,7 @@ from functools import partial
 from typing import Any
 
 import torch
+import torch.fx
 import torch.nn.functional as F
 from timm.layers import ClassifierHead, DropPath, calculate_drop_path_rates
 from timm.models import generate_default_cfgs, register_model
@@ -56,6 +57,10 @@ from ._ssm import SelectiveScanParams, dt_rank_for
 __all__ = ["SpatialMamba", "StructureAwareSSM", "StateFusion", "checkpoint_filter_fn"]
 
 _FUSION_DILATIONS = (1, 3, 5)
+
+# symbolic tracing (torch.fx) records the ops as one call each instead of tracing their boundary checks
+torch.fx.wrap("selective_scan_states")
+torch.fx.wrap("state_fusion")
 
 
 class ConvNormAct(nn.Module):
@@ -160,7 +165,7 @@ class StateFusion(nn.Module):
 
     def forward(self, h: Tensor) -> Tensor:
         """(batch, dim, H, W) states -> fused states, same shape."""
-        weight = torch.stack([alpha * kernel.squeeze(1) for alpha, kernel in zip(self.alpha, self._kernels())])
+        weight = torch.stack([self.alpha[i] * kernel.squeeze(1) for i, kernel in enumerate(self._kernels())])
         # train mode always runs the convolutions (what the paper's FLOP count sees, also under
         # no_grad); eval mode lets the op pick its fused inference kernel
         return state_fusion(h, weight, _FUSION_DILATIONS, backend="torch" if self.training else "auto")
