@@ -55,18 +55,20 @@ def factory_kwargs(init: Callable[..., None]) -> Callable[..., None]:
     return wrapped
 
 
-def check_image_input(x: Tensor, in_chans: int, model_name: str) -> Tensor:
-    """``x`` itself if it is a (batch, in_chans, H, W) image batch with H and W divisible by 32,
+def check_image_input(x: Tensor, in_chans: int, model_name: str, stride: int = TOTAL_STRIDE) -> Tensor:
+    """``x`` itself if it is a (batch, in_chans, H, W) image batch with H and W divisible by ``stride``,
     else a ValueError naming the problem. Symbolic tracing (``torch.fx``) keeps it as one call,
-    which checks the real input when the traced graph runs."""
-    if not isinstance(x, Tensor) or x.dim() != 4:
-        shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
-        raise ValueError(f"{model_name} expects a 4-D (batch, {in_chans}, H, W) image tensor, got {shape}")
-    _, channels, H, W = x.shape
+    which checks the real input when the traced graph runs; TorchScript compiles it."""
+    if not torch.jit.is_scripting():
+        if not isinstance(x, Tensor):
+            raise ValueError(f"{model_name} expects a 4-D (batch, {in_chans}, H, W) image tensor, got {type(x).__name__}")
+    if x.dim() != 4:
+        raise ValueError(f"{model_name} expects a 4-D (batch, {in_chans}, H, W) image tensor, got shape {list(x.shape)}")
+    channels, H, W = x.shape[1], x.shape[2], x.shape[3]
     if channels != in_chans:
         raise ValueError(f"{model_name} was built for in_chans={in_chans}, got {channels} channels")
-    if H == 0 or W == 0 or H % TOTAL_STRIDE or W % TOTAL_STRIDE:
-        raise ValueError(f"{model_name} needs H and W divisible by {TOTAL_STRIDE} (and > 0), got {H}x{W}")
+    if H == 0 or W == 0 or H % stride != 0 or W % stride != 0:
+        raise ValueError(f"{model_name} needs H and W divisible by {stride} (and > 0), got {H}x{W}")
     return x
 
 
@@ -115,6 +117,8 @@ class StagedModelMixin:
     # whether the stage outputs are normalised by the model itself (its own per-stage norms):
     # downstream wrappers then add no norms of their own and ask forward_intermediates for norm=True
     stage_outputs_normed = False
+    # TorchScript compiles only the branches these select (a family without self.norm included)
+    __constants__ = ["features_normed"]
     # (state_dict, model) -> state_dict: the original authors' key names to ours. Each family file
     # sets it on its model class, right below its module-level checkpoint_filter_fn.
     checkpoint_filter_fn: Callable[[dict[str, Tensor], nn.Module], dict[str, Tensor]] | None = None
@@ -166,6 +170,9 @@ class StagedModelMixin:
         # the new classifier joins the model where it is (device, dtype), in its train / eval mode
         self.head.reset(num_classes, global_pool, **get_device_dtype(self))
 
+    def _name(self) -> str:
+        return "model" if torch.jit.is_scripting() else type(self).__name__  # TorchScript has no type()
+
     def _stage_outputs(self, x: Tensor, stages: nn.Sequential) -> Iterator[Tensor]:
         """Yield each stage's output in turn; models with cross-stage paths (Res-VMamba) override it."""
         for stage in stages:
@@ -193,7 +200,7 @@ class StagedModelMixin:
         """
         if output_fmt not in ("NCHW", "NHWC"):
             raise ValueError(f"output_fmt must be 'NCHW' or 'NHWC', got {output_fmt!r}")
-        x = check_image_input(x, self.in_chans, type(self).__name__)
+        x = check_image_input(x, self.in_chans, self._name())
         num_stages = len(self.stages)
         take_indices, max_index = feature_take_indices(num_stages, indices)
         stages = self.stages if torch.jit.is_scripting() or not stop_early else self.stages[: max_index + 1]
@@ -232,14 +239,18 @@ class StagedModelMixin:
         self.head.train(self.training)
         self.num_classes = 0
 
+    def forward_stages(self, x: Tensor) -> Tensor:
+        """The stem's output -> the last stage's output (NHWC)."""
+        return self.stages(x)
+
     def forward_features(self, x: Tensor) -> Tensor:
         """(batch, in_chans, H, W) -> the last stage's features (batch, H/32, W/32, C), NHWC,
-        after the final norm where ``features_normed``."""
-        x = check_image_input(x, self.in_chans, type(self).__name__)
-        out = None
-        for out in self._stage_outputs(self.stem(x), self.stages):  # keep the last stage's output
-            pass
-        return self.get_submodule(self.final_norm_path)(out) if self.features_normed else out
+        after the final norm (``self.norm``) where ``features_normed``."""
+        x = check_image_input(x, self.in_chans, self._name())
+        out = self.forward_stages(self.stem(x))
+        if self.features_normed:
+            out = self.norm(out)
+        return out
 
     def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
         return self.head(x, pre_logits=pre_logits)

@@ -9,8 +9,6 @@ Spatial-Mamba keeps one direction without the direction axis and runs its own sc
 holds that parameter set once; the families differ in the scan mode and what surrounds it.
 """
 
-from __future__ import annotations
-
 import math
 from collections.abc import Sequence
 
@@ -89,6 +87,7 @@ class SelectiveScanParams(nn.Module):
         self.A_logs.copy_(torch.log(torch.arange(1, N + 1, dtype=torch.float32)).repeat(K * D, 1))
         self.Ds.fill_(1.0)
 
+    @torch.jit.ignore  # TorchScript calls the op's Python boundary (checks, backend choice)
     def scan_map(self, x: Tensor, mode: str) -> Tensor:
         """(batch, H, W, C) channel-last map -> (batch, H, W, C) in float32: the cross-scan
         routes of ``mode``, route k scanned with this module's direction-k parameters, merged

@@ -35,8 +35,6 @@ tapped before any norm (``norm=True`` applies the classifier's ``head.norm``, th
 ``dist_head``, ...) are mapped by :func:`checkpoint_filter_fn`.
 """
 
-from __future__ import annotations
-
 import math
 import re
 from collections.abc import Sequence
@@ -135,14 +133,12 @@ class GroupMambaLayer(nn.Module):
     def reset_parameters(self) -> None:
         self.skip_scale.fill_(1.0)
 
-    def _groups(self) -> tuple[GroupSS2D, ...]:
-        return (self.mamba_g1, self.mamba_g2, self.mamba_g3, self.mamba_g4)
-
+    @torch.jit.ignore  # TorchScript calls it in Python (module tuples, the scan op's boundary)
     def _grouped_ssm(self, x: Tensor) -> Tensor:
         """The four per-group SS2Ds on the channel groups of normalised x (batch, H, W, C)."""
         batch, H, W, C = x.shape
         G, d, tokens = _NUM_GROUPS, C // _NUM_GROUPS, batch * H * W
-        groups = self._groups()
+        groups = (self.mamba_g1, self.mamba_g2, self.mamba_g3, self.mamba_g4)
         # in_proj of every group: one batched matmul over (G, tokens, d) views of x
         w_in = torch.stack([g.in_proj.weight for g in groups]).transpose(1, 2)  # (G, d, 2d)
         xz = torch.bmm(x.reshape(tokens, G, d).transpose(0, 1), w_in)  # (G, tokens, 2d)
@@ -237,7 +233,7 @@ class GroupMambaStage(Stage):
         self.norm = nn.LayerNorm(dim, eps=_BLOCK_EPS) if norm else nn.Identity()
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.norm(super().forward(x))
+        return self.norm(self.forward_blocks(self.downsample(x)))  # TorchScript has no super()
 
 
 class ClassBlock(nn.Module):
@@ -290,7 +286,8 @@ class GroupMambaHead(nn.Module):
         self.fc.train(self.training)
         self.fc_dist.train(self.training)
 
-    def forward(self, x: Tensor, pre_logits: bool = False) -> Tensor | tuple[Tensor, Tensor]:
+    # annotated as Tensor for TorchScript, which never takes the distilled-training pair (as timm's DeiT)
+    def forward(self, x: Tensor, pre_logits: bool = False) -> Tensor:
         if not self.pool_type:
             return x
         token = x.flatten(1, 2).mean(1)[:, None, None, :]  # (batch, 1, 1, C)

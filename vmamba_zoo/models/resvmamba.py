@@ -23,11 +23,10 @@ with the skips applied, using the fixed projections; the original repository's d
 has no skip path at all, so this is our design, not a port.
 """
 
-from __future__ import annotations
-
 import logging
 import math
 from collections.abc import Iterator, Sequence
+from typing import Optional
 
 import torch
 import torch.nn.functional as F
@@ -71,11 +70,16 @@ class ResidualProjection(nn.Module):
         self.register_buffer("bias", bias.to(device), persistent=False)
         self.redraw_per_call = False
 
+    @torch.jit.ignore  # the global CPU generator: Python, also under TorchScript
+    def _redraw(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        out_dim, dim = self.weight.shape[:2]
+        weight, bias = _draw_projection(dim, out_dim, None)
+        return weight.to(x.device, x.dtype), bias.to(x.device, x.dtype)
+
     def forward(self, x: Tensor) -> Tensor:
         weight, bias = self.weight, self.bias
         if self.redraw_per_call:
-            out_dim, dim = weight.shape[:2]
-            weight, bias = (t.to(x.device, x.dtype) for t in _draw_projection(dim, out_dim, None))
+            weight, bias = self._redraw(x)
         pooled = F.max_pool2d(x.permute(0, 3, 1, 2), 2).permute(0, 2, 3, 1)
         return F.linear(pooled, weight.flatten(1), bias)
 
@@ -134,6 +138,22 @@ class ResVMamba(VMamba):
             module.weight = weight.detach().to(module.weight.device, module.weight.dtype).clone()
             module.bias = bias.detach().to(module.bias.device, module.bias.dtype).clone()
             module.redraw_per_call = False
+
+    def forward_stages(self, x: Tensor) -> Tensor:
+        # _stage_outputs as one TorchScript-compilable loop (no generator; the skip of stage k
+        # picked by position)
+        skip: Optional[Tensor] = None
+        for k, stage in enumerate(self.stages):
+            x = stage.downsample(x)
+            if skip is not None:
+                x = x + skip
+            next_skip: Optional[Tensor] = None
+            for j, projection in enumerate(self.residual_projections):
+                if j == k:
+                    next_skip = projection(x)
+            skip = next_skip
+            x = stage.forward_blocks(x)
+        return x
 
     def _stage_outputs(self, x: Tensor, stages: nn.Sequential) -> Iterator[Tensor]:
         # the skip of stage k starts at its (downsampled) input and joins stage k+1's input

@@ -34,8 +34,6 @@ wrapper, not to the classifier). Original checkpoint keys (``patch_embed``, ``la
 ``head``) are mapped by :func:`checkpoint_filter_fn`.
 """
 
-from __future__ import annotations
-
 import re
 from collections.abc import Sequence
 from functools import partial
@@ -134,9 +132,9 @@ class Downsample(nn.Module):
         )
 
     def forward(self, x: Tensor) -> Tensor:
-        expand, depthwise, project = self.conv
-        x = depthwise(expand.forward_pointwise_nhwc(x).permute(0, 3, 1, 2))
-        return project.forward_pointwise_nhwc(x.permute(0, 2, 3, 1))
+        # expand, depthwise, project (indexed: TorchScript unpacks no Sequential)
+        x = self.conv[1](self.conv[0].forward_pointwise_nhwc(x).permute(0, 3, 1, 2))
+        return self.conv[2].forward_pointwise_nhwc(x.permute(0, 2, 3, 1))
 
 
 class StateFusion(nn.Module):
@@ -163,9 +161,11 @@ class StateFusion(nn.Module):
     def _kernels(self) -> tuple[Tensor, Tensor, Tensor]:
         return self.kernel_3, self.kernel_3_1, self.kernel_3_2
 
+    @torch.jit.ignore  # TorchScript calls the op's Python boundary (checks, backend choice)
     def forward(self, h: Tensor) -> Tensor:
         """(batch, dim, H, W) states -> fused states, same shape."""
-        weight = torch.stack([self.alpha[i] * kernel.squeeze(1) for i, kernel in enumerate(self._kernels())])
+        kernels = (self.kernel_3, self.kernel_3_1, self.kernel_3_2)  # (no methods of self: TorchScript calls this in Python)
+        weight = torch.stack([self.alpha[i] * kernel.squeeze(1) for i, kernel in enumerate(kernels)])
         # train mode always runs the convolutions (what the paper's FLOP count sees, also under
         # no_grad); eval mode lets the op pick its fused inference kernel
         return state_fusion(h, weight, _FUSION_DILATIONS, backend="torch" if self.training else "auto")
@@ -194,6 +194,13 @@ class StructureAwareSSM(SelectiveScanParams):
         self.out_norm = nn.LayerNorm(D)
         self.out_proj = Linear(D, dim, bias=False)
 
+    @torch.jit.ignore  # TorchScript calls the op's Python boundary (checks, backend choice)
+    def _scan_states(self, xs: Tensor, dts: Tensor, Bs: Tensor) -> Tensor:
+        return selective_scan_states(
+            xs, dts, -torch.exp(self.A_logs.float()), Bs.unsqueeze(1),
+            delta_bias=self.dt_projs_bias.float(), delta_softplus=True,
+        )
+
     def forward(self, x: Tensor) -> Tensor:
         batch, H, W, _ = x.shape
         D, R, L = self.d_inner, self.dt_rank, H * W
@@ -204,10 +211,7 @@ class StructureAwareSSM(SelectiveScanParams):
         x_dbl = torch.bmm(self.x_proj_weight.to(xs.dtype).expand(batch, -1, -1), xs)  # (batch, R + 2, L)
         dts, Bs, Cs = torch.split(x_dbl, [R, 1, 1], dim=1)
         dts = torch.bmm(self.dt_projs_weight.to(xs.dtype).expand(batch, -1, -1), dts)  # (batch, D, L)
-        h = selective_scan_states(
-            xs, dts, -torch.exp(self.A_logs.float()), Bs.unsqueeze(1),
-            delta_bias=self.dt_projs_bias.float(), delta_softplus=True,
-        )  # (batch, D, 1, L) float32
+        h = self._scan_states(xs, dts, Bs)  # (batch, D, 1, L) float32
         h = self.state_fusion(h.view(batch, D, H, W)).view(batch, D, L)
         y = h * Cs + xs * self.Ds.view(-1, 1)
         y = self.out_norm(y.transpose(1, 2)).view(batch, H, W, D)

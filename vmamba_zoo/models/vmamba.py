@@ -35,7 +35,7 @@ Reusable blocks (stable names and constructor signatures; other families import 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Optional
 
 from functools import partial
 
@@ -122,11 +122,12 @@ class SS2D(SelectiveScanParams):
     def forward(self, x: Tensor) -> Tensor:
         """(batch, H, W, C) -> (batch, H, W, C)."""
         x = self.in_proj(x)
+        z: Optional[Tensor] = None  # the gate (v0)
         if self.gated:
             x, z = x.chunk(2, dim=-1)
         x = _as_nhwc(self.act(self.conv2d(_as_nchw(x))))
         y = self.out_norm(self.scan_map(x, self.scan_mode))  # float32
-        if self.gated:
+        if z is not None:
             y = y * self.act(z)
         return self.out_proj(y.to(x.dtype))
 
