@@ -6,8 +6,9 @@ The registry-driven tests of ``tests/test_models.py`` from the sdist of the inst
 already holds the file) are collected here unchanged, with the registry narrowed to our models:
 every ``list_models`` / ``list_pretrained`` call of that file returns only the zoo models it would
 have returned, and our modules join its ``FEAT_INTER_FILTERS`` (the modules whose models implement
-``forward_intermediates``), as timm lists its own. Tests of named timm models (``resnet18``, ...)
-and tests that select none of ours are not collected. Nothing of timm's file is copied into the
+``forward_intermediates``), as timm lists its own. Tests of named timm models (``resnet18``, ...),
+tests that select none of ours and the two that download released weights
+(:data:`DOWNLOADS_WEIGHTS`) are not collected. Nothing of timm's file is copied into the
 repository (it is timm's, Apache-2.0).
 
 ``VMAMBA_ZOO_TIMM_MODELS`` picks the models: ``tiny`` (default: the smallest model of each
@@ -133,12 +134,17 @@ def _model_names(test) -> list[str] | None:
     return None
 
 
+# tests that download the released weights (create_model(pretrained=True)); nothing here
+# downloads weights, loading our checkpoints is covered by tests/test_checkpoint.py
+DOWNLOADS_WEIGHTS = ("test_model_load_pretrained", "test_model_features_pretrained")
+
+
 def _collect(module: ModuleType, selected: set[str]) -> dict[str, object]:
-    """The tests of ``module`` that select zoo models from the registry, with the fixtures of
-    that module they use."""
+    """The tests of ``module`` that select zoo models from the registry (except those that
+    download weights), with the fixtures of that module they use."""
     collected = {}
     for name, test in vars(module).items():
-        if not name.startswith("test_") or not callable(test):
+        if not name.startswith("test_") or not callable(test) or name in DOWNLOADS_WEIGHTS:
             continue
         names = _model_names(test)
         if not names or any(n.split(".")[0] not in selected for n in names):
