@@ -9,6 +9,8 @@ Spatial-Mamba keeps one direction without the direction axis and runs its own sc
 holds that parameter set once; the families differ in the scan mode and what surrounds it.
 """
 
+# annotations are evaluated here (no `from __future__ import annotations`): TorchScript reads
+# the real types of the torch.jit.ignore methods' signatures
 import math
 from collections.abc import Sequence
 

@@ -35,6 +35,8 @@ tapped before any norm (``norm=True`` applies the classifier's ``head.norm``, th
 ``dist_head``, ...) are mapped by :func:`checkpoint_filter_fn`.
 """
 
+# annotations are evaluated here (no `from __future__ import annotations`): TorchScript reads
+# the real types of the torch.jit.ignore methods' signatures
 import math
 import re
 from collections.abc import Sequence

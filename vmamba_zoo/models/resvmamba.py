@@ -23,6 +23,8 @@ with the skips applied, using the fixed projections; the original repository's d
 has no skip path at all, so this is our design, not a port.
 """
 
+# annotations are evaluated here (no `from __future__ import annotations`): TorchScript reads
+# the real types of the torch.jit.ignore methods' signatures
 import logging
 import math
 from collections.abc import Iterator, Sequence

@@ -34,6 +34,8 @@ wrapper, not to the classifier). Original checkpoint keys (``patch_embed``, ``la
 ``head``) are mapped by :func:`checkpoint_filter_fn`.
 """
 
+# annotations are evaluated here (no `from __future__ import annotations`): TorchScript reads
+# the real types of the torch.jit.ignore methods' signatures
 import re
 from collections.abc import Sequence
 from functools import partial
