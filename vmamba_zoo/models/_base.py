@@ -9,8 +9,8 @@ input check every ``forward_*`` runs at the model boundary, and the one ``load_p
 are the registration glue every family file uses.
 """
 
-from __future__ import annotations
-
+# annotations are evaluated here (no `from __future__ import annotations`): a graph traced by
+# torch.fx carries forward's real types, which TorchScript then reads
 import contextlib
 import functools
 from collections.abc import Callable, Iterator, Sequence

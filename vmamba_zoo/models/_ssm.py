@@ -20,8 +20,6 @@ from torch import Tensor, nn
 
 from ..ops import cross_selective_scan
 
-# symbolic tracing (torch.fx) records the op as one call instead of tracing its boundary checks
-torch.fx.wrap("cross_selective_scan")
 
 
 def dt_rank_for(d_model: int) -> int:
@@ -97,13 +95,26 @@ class SelectiveScanParams(nn.Module):
         return _cross_selective_scan([self], x, mode)
 
 
+@torch.jit.ignore
+def scan_op(
+    x: Tensor, x_proj_weight: Tensor, dt_projs_weight: Tensor, dt_projs_bias: Tensor, A: Tensor, D: Tensor, mode: str
+) -> Tensor:
+    """:func:`~vmamba_zoo.ops.cross_selective_scan` with Δ softplus as one call: symbolic tracing
+    (torch.fx) records it instead of tracing the op's boundary checks, and TorchScript (of a model or
+    of its traced graph) calls it in Python."""
+    return cross_selective_scan(x, x_proj_weight, dt_projs_weight, dt_projs_bias, A, D, mode, delta_softplus=True)
+
+
+torch.fx.wrap("scan_op")
+
+
 def _cross_selective_scan(modules: Sequence[SelectiveScanParams], x: Tensor, mode: str) -> Tensor:
     """cross_selective_scan with the parameters of ``modules`` concatenated direction-wise."""
     def cat(name: str) -> Tensor:
         tensors = [getattr(m, name) for m in modules]
         return tensors[0] if len(tensors) == 1 else torch.cat(tensors)
 
-    return cross_selective_scan(
+    return scan_op(
         x,
         cat("x_proj_weight"),
         cat("dt_projs_weight"),
@@ -111,7 +122,6 @@ def _cross_selective_scan(modules: Sequence[SelectiveScanParams], x: Tensor, mod
         -torch.exp(cat("A_logs").float()),
         cat("Ds").float(),
         mode,
-        delta_softplus=True,
     )
 
 

@@ -58,9 +58,24 @@ __all__ = ["SpatialMamba", "StructureAwareSSM", "StateFusion", "checkpoint_filte
 
 _FUSION_DILATIONS = (1, 3, 5)
 
-# symbolic tracing (torch.fx) records the ops as one call each instead of tracing their boundary checks
-torch.fx.wrap("selective_scan_states")
-torch.fx.wrap("state_fusion")
+
+
+@torch.jit.ignore
+def scan_states_op(xs: Tensor, dts: Tensor, A: Tensor, Bs: Tensor, delta_bias: Tensor) -> Tensor:
+    """:func:`~vmamba_zoo.ops.selective_scan_states` with Δ softplus as one call: symbolic tracing
+    (torch.fx) records it instead of tracing the op's boundary checks, and TorchScript (of a model
+    or of its traced graph) calls it in Python."""
+    return selective_scan_states(xs, dts, A, Bs, delta_bias=delta_bias, delta_softplus=True)
+
+
+@torch.jit.ignore
+def state_fusion_op(h: Tensor, weight: Tensor, backend: str) -> Tensor:
+    """:func:`~vmamba_zoo.ops.state_fusion` with the model's dilations, one call as :func:`scan_states_op`."""
+    return state_fusion(h, weight, _FUSION_DILATIONS, backend=backend)
+
+
+torch.fx.wrap("scan_states_op")
+torch.fx.wrap("state_fusion_op")
 
 
 class ConvNormAct(nn.Module):
@@ -163,14 +178,14 @@ class StateFusion(nn.Module):
     def _kernels(self) -> tuple[Tensor, Tensor, Tensor]:
         return self.kernel_3, self.kernel_3_1, self.kernel_3_2
 
-    @torch.jit.ignore  # TorchScript calls the op's Python boundary (checks, backend choice)
     def forward(self, h: Tensor) -> Tensor:
         """(batch, dim, H, W) states -> fused states, same shape."""
-        kernels = (self.kernel_3, self.kernel_3_1, self.kernel_3_2)  # (no methods of self: TorchScript calls this in Python)
-        weight = torch.stack([self.alpha[i] * kernel.squeeze(1) for i, kernel in enumerate(kernels)])
+        alpha = self.alpha
+        weight = torch.stack([alpha[0] * self.kernel_3.squeeze(1), alpha[1] * self.kernel_3_1.squeeze(1),
+                              alpha[2] * self.kernel_3_2.squeeze(1)])
         # train mode always runs the convolutions (what the paper's FLOP count sees, also under
         # no_grad); eval mode lets the op pick its fused inference kernel
-        return state_fusion(h, weight, _FUSION_DILATIONS, backend="torch" if self.training else "auto")
+        return state_fusion_op(h, weight, "torch" if self.training else "auto")
 
 
 class StructureAwareSSM(SelectiveScanParams):
@@ -196,13 +211,6 @@ class StructureAwareSSM(SelectiveScanParams):
         self.out_norm = nn.LayerNorm(D)
         self.out_proj = Linear(D, dim, bias=False)
 
-    @torch.jit.ignore  # TorchScript calls the op's Python boundary (checks, backend choice)
-    def _scan_states(self, xs: Tensor, dts: Tensor, Bs: Tensor) -> Tensor:
-        return selective_scan_states(
-            xs, dts, -torch.exp(self.A_logs.float()), Bs.unsqueeze(1),
-            delta_bias=self.dt_projs_bias.float(), delta_softplus=True,
-        )
-
     def forward(self, x: Tensor) -> Tensor:
         batch, H, W, _ = x.shape
         D, R, L = self.d_inner, self.dt_rank, H * W
@@ -213,7 +221,9 @@ class StructureAwareSSM(SelectiveScanParams):
         x_dbl = torch.bmm(self.x_proj_weight.to(xs.dtype).expand(batch, -1, -1), xs)  # (batch, R + 2, L)
         dts, Bs, Cs = torch.split(x_dbl, [R, 1, 1], dim=1)
         dts = torch.bmm(self.dt_projs_weight.to(xs.dtype).expand(batch, -1, -1), dts)  # (batch, D, L)
-        h = self._scan_states(xs, dts, Bs)  # (batch, D, 1, L) float32
+        h = scan_states_op(
+            xs, dts, -torch.exp(self.A_logs.float()), Bs.unsqueeze(1), self.dt_projs_bias.float()
+        )  # (batch, D, 1, L) float32
         h = self.state_fusion(h.view(batch, D, H, W)).view(batch, D, L)
         y = h * Cs + xs * self.Ds.view(-1, 1)
         y = self.out_norm(y.transpose(1, 2)).view(batch, H, W, D)
