@@ -135,11 +135,15 @@ class GroupMambaLayer(nn.Module):
     def reset_parameters(self) -> None:
         self.skip_scale.fill_(1.0)
 
+    def _groups(self) -> tuple[GroupSS2D, ...]:
+        return (self.mamba_g1, self.mamba_g2, self.mamba_g3, self.mamba_g4)
+
     @torch.jit.ignore  # TorchScript calls it in Python (module tuples, the scan op's boundary)
     def _grouped_ssm(self, x: Tensor) -> Tensor:
         """The four per-group SS2Ds on the channel groups of normalised x (batch, H, W, C)."""
         batch, H, W, C = x.shape
         G, d, tokens = _NUM_GROUPS, C // _NUM_GROUPS, batch * H * W
+        # not self._groups(): a TorchScript model runs this in Python without its Python methods
         groups = (self.mamba_g1, self.mamba_g2, self.mamba_g3, self.mamba_g4)
         # in_proj of every group: one batched matmul over (G, tokens, d) views of x
         w_in = torch.stack([g.in_proj.weight for g in groups]).transpose(1, 2)  # (G, d, 2d)
