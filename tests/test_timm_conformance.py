@@ -30,10 +30,11 @@ def test_meta_to_empty_init_weights(name):
     for key, value in first.items():
         if torch.equal(value, second[key]):  # a deterministic init (norms, A_logs, Ds, seeded skips)
             assert torch.equal(reinit[key], value), key
-        else:  # a random one: the same distribution
+        else:  # a random one: the same distribution (its spread, where there are enough samples)
             assert torch.isfinite(reinit[key]).all(), key
-            ratio = reinit[key].std() / value.std()
-            assert 0.5 < ratio < 2, (key, ratio)
+            if value.numel() >= 256:
+                ratio = reinit[key].std() / value.std()
+                assert 0.5 < ratio < 2, (key, ratio)
 
 
 def test_factory_dtype():
