@@ -9,14 +9,17 @@ input check every ``forward_*`` runs at the model boundary, and the one ``load_p
 are the registration glue every family file uses.
 """
 
-from __future__ import annotations
-
+# annotations are evaluated here (no `from __future__ import annotations`): a graph traced by
+# torch.fx carries forward's real types, which TorchScript then reads
+import contextlib
+import functools
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import torch
+import torch.fx
 from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
-from timm.layers import ClassifierHead, trunc_normal_
+from timm.layers import ClassifierHead, get_device_dtype, trunc_normal_
 from timm.models import build_model_with_cfg, checkpoint_seq
 from timm.models._features import feature_take_indices
 from torch import Tensor, nn
@@ -34,6 +37,42 @@ def stage_dims(dims: int | Sequence[int], depths: Sequence[int]) -> list[int]:
     if len(dims) != len(depths):
         raise ValueError(f"dims ({len(dims)}) and depths ({len(depths)}) must have the same length")
     return dims
+
+
+def factory_kwargs(init: Callable[..., None]) -> Callable[..., None]:
+    """Decorates a model's ``__init__`` to take timm's factory kwargs: ``device`` (every parameter
+    and buffer is created there; ``"meta"`` allocates nothing) and ``dtype`` (floating-point ones
+    are converted to it after the initialisation, which runs in float32)."""
+
+    @functools.wraps(init)
+    def wrapped(self, *args: Any, device: torch.device | str | None = None, dtype: torch.dtype | None = None,
+                **kwargs: Any) -> None:
+        with torch.device(device) if device is not None else contextlib.nullcontext():
+            init(self, *args, **kwargs)
+        if dtype is not None:
+            self.to(dtype=dtype)
+
+    return wrapped
+
+
+def check_image_input(x: Tensor, in_chans: int, model_name: str, stride: int = TOTAL_STRIDE) -> Tensor:
+    """``x`` itself if it is a (batch, in_chans, H, W) image batch with H and W divisible by ``stride``,
+    else a ValueError naming the problem. Symbolic tracing (``torch.fx``) keeps it as one call,
+    which checks the real input when the traced graph runs; TorchScript compiles it."""
+    if not torch.jit.is_scripting():
+        if not isinstance(x, Tensor):
+            raise ValueError(f"{model_name} expects a 4-D (batch, {in_chans}, H, W) image tensor, got {type(x).__name__}")
+    if x.dim() != 4:
+        raise ValueError(f"{model_name} expects a 4-D (batch, {in_chans}, H, W) image tensor, got shape {list(x.shape)}")
+    channels, H, W = x.shape[1], x.shape[2], x.shape[3]
+    if channels != in_chans:
+        raise ValueError(f"{model_name} was built for in_chans={in_chans}, got {channels} channels")
+    if H == 0 or W == 0 or H % stride != 0 or W % stride != 0:
+        raise ValueError(f"{model_name} needs H and W divisible by {stride} (and > 0), got {H}x{W}")
+    return x
+
+
+torch.fx.wrap("check_image_input")
 
 
 def init_linear_and_layernorm(module: nn.Module) -> None:
@@ -78,9 +117,22 @@ class StagedModelMixin:
     # whether the stage outputs are normalised by the model itself (its own per-stage norms):
     # downstream wrappers then add no norms of their own and ask forward_intermediates for norm=True
     stage_outputs_normed = False
+    # TorchScript compiles only the branches these select (a family without self.norm included)
+    __constants__ = ["features_normed"]
     # (state_dict, model) -> state_dict: the original authors' key names to ours. Each family file
     # sets it on its model class, right below its module-level checkpoint_filter_fn.
     checkpoint_filter_fn: Callable[[dict[str, Tensor], nn.Module], dict[str, Tensor]] | None = None
+    # the family's initialisation of its Linear / LayerNorm / conv layers (``model.apply``)
+    _init_weights = staticmethod(init_linear_and_layernorm)
+
+    @torch.jit.ignore
+    def init_weights(self) -> None:
+        """Initialise every parameter and buffer afresh, as the constructor does (same
+        distributions): what a model created with ``device="meta"`` needs after ``to_empty``."""
+        for module in self.modules():
+            if module is not self and hasattr(module, "reset_parameters"):
+                module.reset_parameters()
+        self.apply(self._init_weights)
 
     def load_pretrained(self, path: str) -> None:
         """Load an original release (or our own state dict) strictly and safely: timm calls this
@@ -115,18 +167,11 @@ class StagedModelMixin:
 
     def reset_classifier(self, num_classes: int, global_pool: str | None = None) -> None:
         self.num_classes = num_classes
-        self.head.reset(num_classes, global_pool)
+        # the new classifier joins the model where it is (device, dtype), in its train / eval mode
+        self.head.reset(num_classes, global_pool, **get_device_dtype(self))
 
-    def _check_input(self, x: Tensor) -> None:
-        name = type(self).__name__
-        if not isinstance(x, Tensor) or x.dim() != 4:
-            shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
-            raise ValueError(f"{name} expects a 4-D (batch, {self.in_chans}, H, W) image tensor, got {shape}")
-        _, channels, H, W = x.shape
-        if channels != self.in_chans:
-            raise ValueError(f"{name} was built for in_chans={self.in_chans}, got {channels} channels")
-        if H == 0 or W == 0 or H % TOTAL_STRIDE or W % TOTAL_STRIDE:
-            raise ValueError(f"{name} needs H and W divisible by {TOTAL_STRIDE} (and > 0), got {H}x{W}")
+    def _name(self) -> str:
+        return "model" if torch.jit.is_scripting() else type(self).__name__  # TorchScript has no type()
 
     def _stage_outputs(self, x: Tensor, stages: nn.Sequential) -> Iterator[Tensor]:
         """Yield each stage's output in turn; models with cross-stage paths (Res-VMamba) override it."""
@@ -155,7 +200,7 @@ class StagedModelMixin:
         """
         if output_fmt not in ("NCHW", "NHWC"):
             raise ValueError(f"output_fmt must be 'NCHW' or 'NHWC', got {output_fmt!r}")
-        self._check_input(x)
+        x = check_image_input(x, self.in_chans, self._name())
         num_stages = len(self.stages)
         take_indices, max_index = feature_take_indices(num_stages, indices)
         stages = self.stages if torch.jit.is_scripting() or not stop_early else self.stages[: max_index + 1]
@@ -190,17 +235,22 @@ class StagedModelMixin:
 
     def _remove_head(self) -> None:
         """Replace the classifier by a no-op (no parameter may stay unused: DDP)."""
-        self.head = ClassifierHead(self.num_features, 0, pool_type="", input_fmt="NHWC")
+        self.head = ClassifierHead(self.num_features, 0, pool_type="", input_fmt="NHWC", **get_device_dtype(self))
+        self.head.train(self.training)
         self.num_classes = 0
+
+    def forward_stages(self, x: Tensor) -> Tensor:
+        """The stem's output -> the last stage's output (NHWC)."""
+        return self.stages(x)
 
     def forward_features(self, x: Tensor) -> Tensor:
         """(batch, in_chans, H, W) -> the last stage's features (batch, H/32, W/32, C), NHWC,
-        after the final norm where ``features_normed``."""
-        self._check_input(x)
-        out = None
-        for out in self._stage_outputs(self.stem(x), self.stages):  # keep the last stage's output
-            pass
-        return self.get_submodule(self.final_norm_path)(out) if self.features_normed else out
+        after the final norm (``self.norm``) where ``features_normed``."""
+        x = check_image_input(x, self.in_chans, self._name())
+        out = self.forward_stages(self.stem(x))
+        if self.features_normed:
+            out = self.norm(out)
+        return out
 
     def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
         return self.head(x, pre_logits=pre_logits)

@@ -9,15 +9,17 @@ Spatial-Mamba keeps one direction without the direction axis and runs its own sc
 holds that parameter set once; the families differ in the scan mode and what surrounds it.
 """
 
-from __future__ import annotations
-
+# annotations are evaluated here (no `from __future__ import annotations`): TorchScript reads
+# the real types of the torch.jit.ignore methods' signatures
 import math
 from collections.abc import Sequence
 
 import torch
+import torch.fx
 from torch import Tensor, nn
 
 from ..ops import cross_selective_scan
+
 
 
 def dt_rank_for(d_model: int) -> int:
@@ -59,28 +61,51 @@ class SelectiveScanParams(nn.Module):
             raise ValueError(f"direction_axis=False holds one direction, got num_directions={num_directions}")
         K, D, R, N = num_directions, d_inner, dt_rank, d_state
         self.num_directions, self.d_inner, self.dt_rank, self.d_state = K, D, R, N
-        # K independent nn.Linear(D, R + 2N, bias=False) default inits, stacked
-        bound = 1 / math.sqrt(D)
-        x_proj_weight = torch.empty(K, R + 2 * N, D).uniform_(-bound, bound)
-        # Mamba's Δ projection: weight U(±R^-0.5), bias the inverse softplus of a log-uniform Δ
-        dt_projs_weight = torch.empty(K, D, R).uniform_(-(R**-0.5), R**-0.5)
-        dt_projs_bias = torch.stack([_dt_bias(D, dt_min, dt_max, dt_init_floor) for _ in range(K)])
-        if not direction_axis:
-            x_proj_weight, dt_projs_weight, dt_projs_bias = x_proj_weight[0], dt_projs_weight[0], dt_projs_bias[0]
-        self.x_proj_weight = nn.Parameter(x_proj_weight)
-        self.dt_projs_weight = nn.Parameter(dt_projs_weight)
-        self.dt_projs_bias = nn.Parameter(dt_projs_bias)
-        # A = -exp(A_logs) = -(1..N) for every channel, the S4D-real init
-        self.A_logs = nn.Parameter(torch.log(torch.arange(1, N + 1, dtype=torch.float32)).repeat(K * D, 1))
-        self.Ds = nn.Parameter(torch.ones(K * D))
+        self.dt_init = (dt_min, dt_max, dt_init_floor)
+        lead = (K,) if direction_axis else ()
+        self.x_proj_weight = nn.Parameter(torch.empty(*lead, R + 2 * N, D))
+        self.dt_projs_weight = nn.Parameter(torch.empty(*lead, D, R))
+        self.dt_projs_bias = nn.Parameter(torch.empty(*lead, D))
+        self.A_logs = nn.Parameter(torch.empty(K * D, N))
+        self.Ds = nn.Parameter(torch.empty(K * D))
         self.A_logs._no_weight_decay = True
         self.Ds._no_weight_decay = True
+        self.reset_parameters()
 
+    @torch.no_grad()
+    def reset_parameters(self) -> None:
+        """Mamba's initialisation of the scan parameters (also after ``to_empty``)."""
+        K, D, R, N = self.num_directions, self.d_inner, self.dt_rank, self.d_state
+        # K independent nn.Linear(D, R + 2N, bias=False) default inits, stacked
+        bound = 1 / math.sqrt(D)
+        self.x_proj_weight.uniform_(-bound, bound)
+        # Mamba's Δ projection: weight U(±R^-0.5), bias the inverse softplus of a log-uniform Δ
+        self.dt_projs_weight.uniform_(-(R**-0.5), R**-0.5)
+        dt_bias = torch.stack([_dt_bias(D, *self.dt_init) for _ in range(K)])
+        self.dt_projs_bias.copy_(dt_bias.view_as(self.dt_projs_bias))
+        # A = -exp(A_logs) = -(1..N) for every channel, the S4D-real init
+        self.A_logs.copy_(torch.log(torch.arange(1, N + 1, dtype=torch.float32)).repeat(K * D, 1))
+        self.Ds.fill_(1.0)
+
+    @torch.jit.ignore  # TorchScript calls the op's Python boundary (checks, backend choice)
     def scan_map(self, x: Tensor, mode: str) -> Tensor:
         """(batch, H, W, C) channel-last map -> (batch, H, W, C) in float32: the cross-scan
         routes of ``mode``, route k scanned with this module's direction-k parameters, merged
         back (:func:`~vmamba_zoo.ops.cross_selective_scan`)."""
         return _cross_selective_scan([self], x, mode)
+
+
+@torch.jit.ignore
+def scan_op(
+    x: Tensor, x_proj_weight: Tensor, dt_projs_weight: Tensor, dt_projs_bias: Tensor, A: Tensor, D: Tensor, mode: str
+) -> Tensor:
+    """:func:`~vmamba_zoo.ops.cross_selective_scan` with Δ softplus as one call: symbolic tracing
+    (torch.fx) records it instead of tracing the op's boundary checks, and TorchScript (of a model or
+    of its traced graph) calls it in Python."""
+    return cross_selective_scan(x, x_proj_weight, dt_projs_weight, dt_projs_bias, A, D, mode, delta_softplus=True)
+
+
+torch.fx.wrap("scan_op")
 
 
 def _cross_selective_scan(modules: Sequence[SelectiveScanParams], x: Tensor, mode: str) -> Tensor:
@@ -89,7 +114,7 @@ def _cross_selective_scan(modules: Sequence[SelectiveScanParams], x: Tensor, mod
         tensors = [getattr(m, name) for m in modules]
         return tensors[0] if len(tensors) == 1 else torch.cat(tensors)
 
-    return cross_selective_scan(
+    return scan_op(
         x,
         cat("x_proj_weight"),
         cat("dt_projs_weight"),
@@ -97,7 +122,6 @@ def _cross_selective_scan(modules: Sequence[SelectiveScanParams], x: Tensor, mod
         -torch.exp(cat("A_logs").float()),
         cat("Ds").float(),
         mode,
-        delta_softplus=True,
     )
 
 

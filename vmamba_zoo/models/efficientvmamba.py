@@ -31,7 +31,7 @@ from timm.models import generate_default_cfgs, register_model
 from timm.models._efficientnet_blocks import InvertedResidual, SqueezeExcite
 from torch import Tensor, nn
 
-from ._base import Stage, StagedModelMixin, build_model, init_linear_and_layernorm, zoo_cfg
+from ._base import Stage, StagedModelMixin, build_model, factory_kwargs, init_linear_and_layernorm, zoo_cfg
 from .vmamba import SS2D, PatchifyStem, PatchMerging2D
 
 __all__ = ["EfficientVMamba", "EfficientVSSBlock", "checkpoint_filter_fn"]
@@ -135,6 +135,7 @@ class EfficientVMamba(StagedModelMixin, nn.Module):
         drop_path_rate: stochastic depth, increasing linearly over all blocks.
     """
 
+    @factory_kwargs
     def __init__(
         self,
         in_chans: int = 3,

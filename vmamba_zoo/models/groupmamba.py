@@ -35,8 +35,8 @@ tapped before any norm (``norm=True`` applies the classifier's ``head.norm``, th
 ``dist_head``, ...) are mapped by :func:`checkpoint_filter_fn`.
 """
 
-from __future__ import annotations
-
+# annotations are evaluated here (no `from __future__ import annotations`): TorchScript reads
+# the real types of the torch.jit.ignore methods' signatures
 import math
 import re
 from collections.abc import Sequence
@@ -45,12 +45,12 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from timm.layers import DropPath, calculate_drop_path_rates
+from timm.layers import DropPath, calculate_drop_path_rates, get_device_dtype, register_notrace_module
 from timm.models import generate_default_cfgs, register_model
 from torch import Tensor, nn
 
 from ..checkpoint import rename_prefixes
-from ._base import Stage, StagedModelMixin, build_model, init_linear_and_layernorm, zoo_cfg
+from ._base import Stage, StagedModelMixin, build_model, factory_kwargs, init_linear_and_layernorm, zoo_cfg
 from ._layers import Linear, Mlp, conv2d_gelu
 from ._ssm import SelectiveScanParams, dt_rank_for, scan_stacked
 
@@ -131,14 +131,20 @@ class GroupMambaLayer(nn.Module):
         self.proj = Linear(dim, dim)
         self.skip_scale = nn.Parameter(torch.ones(1))
 
+    @torch.no_grad()
+    def reset_parameters(self) -> None:
+        self.skip_scale.fill_(1.0)
+
     def _groups(self) -> tuple[GroupSS2D, ...]:
         return (self.mamba_g1, self.mamba_g2, self.mamba_g3, self.mamba_g4)
 
+    @torch.jit.ignore  # TorchScript calls it in Python (module tuples, the scan op's boundary)
     def _grouped_ssm(self, x: Tensor) -> Tensor:
         """The four per-group SS2Ds on the channel groups of normalised x (batch, H, W, C)."""
         batch, H, W, C = x.shape
         G, d, tokens = _NUM_GROUPS, C // _NUM_GROUPS, batch * H * W
-        groups = self._groups()
+        # not self._groups(): a TorchScript model runs this in Python without its Python methods
+        groups = (self.mamba_g1, self.mamba_g2, self.mamba_g3, self.mamba_g4)
         # in_proj of every group: one batched matmul over (G, tokens, d) views of x
         w_in = torch.stack([g.in_proj.weight for g in groups]).transpose(1, 2)  # (G, d, 2d)
         xz = torch.bmm(x.reshape(tokens, G, d).transpose(0, 1), w_in)  # (G, tokens, 2d)
@@ -170,6 +176,7 @@ class GroupMambaLayer(nn.Module):
         return self.proj(self.norm(y))
 
 
+@register_notrace_module  # torch.fx keeps it whole: traced graphs take the same fused path
 class DepthwiseConv(nn.Module):
     """Depthwise 3x3 conv (with bias) on NHWC tensors, followed by GELU (the FFN's activation,
     fused into the convolution for CPU inference by :func:`conv2d_gelu`). Keys ``dwconv.*``."""
@@ -179,7 +186,10 @@ class DepthwiseConv(nn.Module):
         self.dwconv = nn.Conv2d(dim, dim, 3, padding=1, groups=dim)
 
     def forward(self, x: Tensor) -> Tensor:
-        return conv2d_gelu(self.dwconv, x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
+        x = x.permute(0, 3, 1, 2)
+        if torch.jit.is_scripting():
+            return F.gelu(self.dwconv(x)).permute(0, 2, 3, 1)
+        return conv2d_gelu(self.dwconv, x).permute(0, 2, 3, 1)
 
 
 class ConvFfn(nn.Module):
@@ -229,7 +239,7 @@ class GroupMambaStage(Stage):
         self.norm = nn.LayerNorm(dim, eps=_BLOCK_EPS) if norm else nn.Identity()
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.norm(super().forward(x))
+        return self.norm(self.forward_blocks(self.downsample(x)))  # TorchScript has no super()
 
 
 class ClassBlock(nn.Module):
@@ -267,13 +277,23 @@ class GroupMambaHead(nn.Module):
         self.fc_dist = nn.Linear(dim, num_classes) if num_classes > 0 else nn.Identity()
         self.distilled_training = False
 
-    def reset(self, num_classes: int, pool_type: str | None = None) -> None:
+    def reset(
+        self,
+        num_classes: int,
+        pool_type: str | None = None,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
         if pool_type is not None:
             self.pool_type = _check_pool(pool_type)
-        self.fc = nn.Linear(self.dim, num_classes) if num_classes > 0 else nn.Identity()
-        self.fc_dist = nn.Linear(self.dim, num_classes) if num_classes > 0 else nn.Identity()
+        dd = get_device_dtype(self, device=device, dtype=dtype)
+        self.fc = nn.Linear(self.dim, num_classes, **dd) if num_classes > 0 else nn.Identity()
+        self.fc_dist = nn.Linear(self.dim, num_classes, **dd) if num_classes > 0 else nn.Identity()
+        self.fc.train(self.training)
+        self.fc_dist.train(self.training)
 
-    def forward(self, x: Tensor, pre_logits: bool = False) -> Tensor | tuple[Tensor, Tensor]:
+    # annotated as Tensor for TorchScript, which never takes the distilled-training pair (as timm's DeiT)
+    def forward(self, x: Tensor, pre_logits: bool = False) -> Tensor:
         if not self.pool_type:
             return x
         token = x.flatten(1, 2).mean(1)[:, None, None, :]  # (batch, 1, 1, C)
@@ -314,6 +334,7 @@ class GroupMamba(StagedModelMixin, nn.Module):
     features_normed = False
     stage_outputs_normed = True
 
+    @factory_kwargs
     def __init__(
         self,
         in_chans: int = 3,

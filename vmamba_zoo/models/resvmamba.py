@@ -23,18 +23,19 @@ with the skips applied, using the fixed projections; the original repository's d
 has no skip path at all, so this is our design, not a port.
 """
 
-from __future__ import annotations
-
+# annotations are evaluated here (no `from __future__ import annotations`): TorchScript reads
+# the real types of the torch.jit.ignore methods' signatures
 import logging
 import math
 from collections.abc import Iterator, Sequence
+from typing import Optional
 
 import torch
 import torch.nn.functional as F
 from timm.models import generate_default_cfgs, register_model
 from torch import Tensor, nn
 
-from ._base import build_model, zoo_cfg
+from ._base import build_model, factory_kwargs, zoo_cfg
 from .vmamba import VARIANT_ARGS, VMamba
 
 __all__ = ["ResVMamba", "ResidualProjection", "checkpoint_filter_fn"]
@@ -48,8 +49,8 @@ def _draw_projection(dim: int, out_dim: int, generator: torch.Generator | None) 
     """Weight (out_dim, dim, 1, 1) and bias (out_dim,) drawn as ``nn.Conv2d(dim, out_dim, 1)``
     initialises itself (kaiming-uniform a=sqrt(5), then a U(+-1/sqrt(fan_in)) bias), on CPU, in the
     same order; ``generator=None`` draws from the global CPU generator as the original does."""
-    weight = torch.empty(out_dim, dim, 1, 1)
-    bias = torch.empty(out_dim)
+    weight = torch.empty(out_dim, dim, 1, 1, device="cpu")
+    bias = torch.empty(out_dim, device="cpu")
     nn.init.kaiming_uniform_(weight, a=math.sqrt(5), generator=generator)
     bound = 1 / math.sqrt(dim)
     nn.init.uniform_(bias, -bound, bound, generator=generator)
@@ -65,15 +66,22 @@ class ResidualProjection(nn.Module):
     def __init__(self, dim: int, out_dim: int, generator: torch.Generator | None = None) -> None:
         super().__init__()
         weight, bias = _draw_projection(dim, out_dim, generator)
-        self.register_buffer("weight", weight, persistent=False)
-        self.register_buffer("bias", bias, persistent=False)
+        # drawn on CPU (the original's values), kept on the device the model is created on
+        device = torch.get_default_device()
+        self.register_buffer("weight", weight.to(device), persistent=False)
+        self.register_buffer("bias", bias.to(device), persistent=False)
         self.redraw_per_call = False
+
+    @torch.jit.ignore  # the global CPU generator: Python, also under TorchScript
+    def _redraw(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        out_dim, dim = self.weight.shape[:2]
+        weight, bias = _draw_projection(dim, out_dim, None)
+        return weight.to(x.device, x.dtype), bias.to(x.device, x.dtype)
 
     def forward(self, x: Tensor) -> Tensor:
         weight, bias = self.weight, self.bias
         if self.redraw_per_call:
-            out_dim, dim = weight.shape[:2]
-            weight, bias = (t.to(x.device, x.dtype) for t in _draw_projection(dim, out_dim, None))
+            weight, bias = self._redraw(x)
         pooled = F.max_pool2d(x.permute(0, 3, 1, 2), 2).permute(0, 2, 3, 1)
         return F.linear(pooled, weight.flatten(1), bias)
 
@@ -88,6 +96,7 @@ class ResVMamba(VMamba):
         **kwargs: :class:`~vmamba_zoo.models.vmamba.VMamba` arguments.
     """
 
+    @factory_kwargs
     def __init__(
         self,
         per_call_random_projections: bool = False,
@@ -95,6 +104,7 @@ class ResVMamba(VMamba):
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
+        self.projection_seed = projection_seed
         generator = torch.Generator().manual_seed(projection_seed)
         dims = [info["num_chs"] for info in self.feature_info]
         self.residual_projections = nn.ModuleList(
@@ -102,6 +112,16 @@ class ResVMamba(VMamba):
         )
         for projection in self.residual_projections:
             projection.redraw_per_call = per_call_random_projections
+
+    @torch.jit.ignore
+    def init_weights(self) -> None:
+        super().init_weights()
+        generator = torch.Generator().manual_seed(self.projection_seed)
+        for module in self.residual_projections:
+            out_dim, dim = module.weight.shape[:2]
+            weight, bias = _draw_projection(dim, out_dim, generator)
+            module.weight.copy_(weight)
+            module.bias.copy_(bias)
 
     def set_residual_projections(self, projections: Sequence[tuple[Tensor, Tensor]]) -> None:
         """Pin the skip projections: ``[(w0, b0), (w1, b1), (w2, b2)]``, w_k of shape
@@ -120,6 +140,22 @@ class ResVMamba(VMamba):
             module.weight = weight.detach().to(module.weight.device, module.weight.dtype).clone()
             module.bias = bias.detach().to(module.bias.device, module.bias.dtype).clone()
             module.redraw_per_call = False
+
+    def forward_stages(self, x: Tensor) -> Tensor:
+        # _stage_outputs as one TorchScript-compilable loop (no generator; the skip of stage k
+        # picked by position)
+        skip: Optional[Tensor] = None
+        for k, stage in enumerate(self.stages):
+            x = stage.downsample(x)
+            if skip is not None:
+                x = x + skip
+            next_skip: Optional[Tensor] = None
+            for j, projection in enumerate(self.residual_projections):
+                if j == k:
+                    next_skip = projection(x)
+            skip = next_skip
+            x = stage.forward_blocks(x)
+        return x
 
     def _stage_outputs(self, x: Tensor, stages: nn.Sequential) -> Iterator[Tensor]:
         # the skip of stage k starts at its (downsampled) input and joins stage k+1's input

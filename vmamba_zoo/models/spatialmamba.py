@@ -34,14 +34,15 @@ wrapper, not to the classifier). Original checkpoint keys (``patch_embed``, ``la
 ``head``) are mapped by :func:`checkpoint_filter_fn`.
 """
 
-from __future__ import annotations
-
+# annotations are evaluated here (no `from __future__ import annotations`): TorchScript reads
+# the real types of the torch.jit.ignore methods' signatures
 import re
 from collections.abc import Sequence
 from functools import partial
 from typing import Any
 
 import torch
+import torch.fx
 import torch.nn.functional as F
 from timm.layers import ClassifierHead, DropPath, calculate_drop_path_rates
 from timm.models import generate_default_cfgs, register_model
@@ -49,13 +50,32 @@ from torch import Tensor, nn
 
 from ..checkpoint import rename_prefixes
 from ..ops import selective_scan_states, state_fusion
-from ._base import Stage, StagedModelMixin, build_model, init_linear_and_layernorm, stage_dims, zoo_cfg
+from ._base import Stage, StagedModelMixin, build_model, factory_kwargs, init_linear_and_layernorm, stage_dims, zoo_cfg
 from ._layers import Linear, Mlp
 from ._ssm import SelectiveScanParams, dt_rank_for
 
 __all__ = ["SpatialMamba", "StructureAwareSSM", "StateFusion", "checkpoint_filter_fn"]
 
 _FUSION_DILATIONS = (1, 3, 5)
+
+
+
+@torch.jit.ignore
+def scan_states_op(xs: Tensor, dts: Tensor, A: Tensor, Bs: Tensor, delta_bias: Tensor) -> Tensor:
+    """:func:`~vmamba_zoo.ops.selective_scan_states` with Δ softplus as one call: symbolic tracing
+    (torch.fx) records it instead of tracing the op's boundary checks, and TorchScript (of a model
+    or of its traced graph) calls it in Python."""
+    return selective_scan_states(xs, dts, A, Bs, delta_bias=delta_bias, delta_softplus=True)
+
+
+@torch.jit.ignore
+def state_fusion_op(h: Tensor, weight: Tensor, backend: str) -> Tensor:
+    """:func:`~vmamba_zoo.ops.state_fusion` with the model's dilations, one call as :func:`scan_states_op`."""
+    return state_fusion(h, weight, _FUSION_DILATIONS, backend=backend)
+
+
+torch.fx.wrap("scan_states_op")
+torch.fx.wrap("state_fusion_op")
 
 
 class ConvNormAct(nn.Module):
@@ -129,9 +149,9 @@ class Downsample(nn.Module):
         )
 
     def forward(self, x: Tensor) -> Tensor:
-        expand, depthwise, project = self.conv
-        x = depthwise(expand.forward_pointwise_nhwc(x).permute(0, 3, 1, 2))
-        return project.forward_pointwise_nhwc(x.permute(0, 2, 3, 1))
+        # expand, depthwise, project (indexed: TorchScript unpacks no Sequential)
+        x = self.conv[1](self.conv[0].forward_pointwise_nhwc(x).permute(0, 3, 1, 2))
+        return self.conv[2].forward_pointwise_nhwc(x.permute(0, 2, 3, 1))
 
 
 class StateFusion(nn.Module):
@@ -150,15 +170,22 @@ class StateFusion(nn.Module):
         self.kernel_3_2 = nn.Parameter(torch.ones(dim, 1, 3, 3))
         self.alpha = nn.Parameter(torch.ones(len(_FUSION_DILATIONS)))
 
+    @torch.no_grad()
+    def reset_parameters(self) -> None:
+        for parameter in (self.alpha, *self._kernels()):
+            parameter.fill_(1.0)
+
     def _kernels(self) -> tuple[Tensor, Tensor, Tensor]:
         return self.kernel_3, self.kernel_3_1, self.kernel_3_2
 
     def forward(self, h: Tensor) -> Tensor:
         """(batch, dim, H, W) states -> fused states, same shape."""
-        weight = torch.stack([alpha * kernel.squeeze(1) for alpha, kernel in zip(self.alpha, self._kernels())])
+        alpha = self.alpha
+        weight = torch.stack([alpha[0] * self.kernel_3.squeeze(1), alpha[1] * self.kernel_3_1.squeeze(1),
+                              alpha[2] * self.kernel_3_2.squeeze(1)])
         # train mode always runs the convolutions (what the paper's FLOP count sees, also under
         # no_grad); eval mode lets the op pick its fused inference kernel
-        return state_fusion(h, weight, _FUSION_DILATIONS, backend="torch" if self.training else "auto")
+        return state_fusion_op(h, weight, "torch" if self.training else "auto")
 
 
 class StructureAwareSSM(SelectiveScanParams):
@@ -194,9 +221,8 @@ class StructureAwareSSM(SelectiveScanParams):
         x_dbl = torch.bmm(self.x_proj_weight.to(xs.dtype).expand(batch, -1, -1), xs)  # (batch, R + 2, L)
         dts, Bs, Cs = torch.split(x_dbl, [R, 1, 1], dim=1)
         dts = torch.bmm(self.dt_projs_weight.to(xs.dtype).expand(batch, -1, -1), dts)  # (batch, D, L)
-        h = selective_scan_states(
-            xs, dts, -torch.exp(self.A_logs.float()), Bs.unsqueeze(1),
-            delta_bias=self.dt_projs_bias.float(), delta_softplus=True,
+        h = scan_states_op(
+            xs, dts, -torch.exp(self.A_logs.float()), Bs.unsqueeze(1), self.dt_projs_bias.float()
         )  # (batch, D, 1, L) float32
         h = self.state_fusion(h.view(batch, D, H, W)).view(batch, D, L)
         y = h * Cs + xs * self.Ds.view(-1, 1)
@@ -260,6 +286,7 @@ class SpatialMamba(StagedModelMixin, nn.Module):
     # element); count_flops follows this attribute by default.
     flops_train_mode = True
 
+    @factory_kwargs
     def __init__(
         self,
         in_chans: int = 3,

@@ -35,17 +35,18 @@ Reusable blocks (stable names and constructor signatures; other families import 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Optional
 
 from functools import partial
 
 import torch
+import torch.fx
 import torch.nn.functional as F
 from timm.layers import ClassifierHead, DropPath, calculate_drop_path_rates
 from timm.models import generate_default_cfgs, register_model
 from torch import Tensor, nn
 
-from ._base import Stage, StagedModelMixin, build_model, init_linear_and_layernorm, stage_dims, zoo_cfg
+from ._base import Stage, StagedModelMixin, build_model, factory_kwargs, init_linear_and_layernorm, stage_dims, zoo_cfg
 from ._layers import Linear, Mlp
 from ._ssm import SelectiveScanParams, dt_rank_for
 
@@ -121,11 +122,12 @@ class SS2D(SelectiveScanParams):
     def forward(self, x: Tensor) -> Tensor:
         """(batch, H, W, C) -> (batch, H, W, C)."""
         x = self.in_proj(x)
+        z: Optional[Tensor] = None  # the gate (v0)
         if self.gated:
             x, z = x.chunk(2, dim=-1)
         x = _as_nhwc(self.act(self.conv2d(_as_nchw(x))))
         y = self.out_norm(self.scan_map(x, self.scan_mode))  # float32
-        if self.gated:
+        if z is not None:
             y = y * self.act(z)
         return self.out_proj(y.to(x.dtype))
 
@@ -196,6 +198,18 @@ class ConvStem(nn.Module):
         return self.norm2(_as_nhwc(self.conv2(x)))
 
 
+def pad_to_even(x: Tensor) -> Tensor:
+    """(batch, H, W, C) zero-padded at the bottom / right to even H and W (``x`` itself if they are)."""
+    H, W = x.shape[1:3]
+    if H % 2 or W % 2:
+        x = F.pad(x, (0, 0, 0, W % 2, 0, H % 2))
+    return x
+
+
+# symbolic tracing (torch.fx) records the size-dependent padding as one call
+torch.fx.wrap("pad_to_even")
+
+
 class PatchMerging2D(nn.Module):
     """Swin patch merging on NHWC: concat each 2x2 neighbourhood ((0,0), (1,0), (0,1), (1,1) as
     (row, col) offsets), LayerNorm(4C), Linear(4C -> out_dim, no bias). Odd sizes are zero-padded
@@ -207,9 +221,7 @@ class PatchMerging2D(nn.Module):
         self.reduction = Linear(4 * dim, out_dim or 2 * dim, bias=False)
 
     def forward(self, x: Tensor) -> Tensor:
-        H, W = x.shape[1:3]
-        if H % 2 or W % 2:
-            x = F.pad(x, (0, 0, 0, W % 2, 0, H % 2))
+        x = pad_to_even(x)
         x = torch.cat([x[:, 0::2, 0::2], x[:, 1::2, 0::2], x[:, 0::2, 1::2], x[:, 1::2, 1::2]], dim=-1)
         return self.reduction(self.norm(x))
 
@@ -274,6 +286,7 @@ class VMamba(StagedModelMixin, nn.Module):
         norm_eps: LayerNorm epsilon.
     """
 
+    @factory_kwargs
     def __init__(
         self,
         in_chans: int = 3,
