@@ -69,7 +69,8 @@ def load(path: str | os.PathLike, runtime: str, threads: int | None = None) -> C
     """A function ``images (batch, 3, H, W) -> [outputs]`` running the exported file ``path``.
 
     ``threads`` sets the runtime's intra-op threads (None: its default). OpenVINO runs in f32
-    (its CPU plugin would otherwise pick bf16 on CPUs that have it)."""
+    (its CPU plugin would otherwise pick bf16 on CPUs that have it) and compiles the model for
+    each new input shape (the first call with a shape takes longer)."""
     path = os.fspath(path)
     runtime_for(path, runtime)
     if runtime == "torch":
@@ -98,10 +99,19 @@ def load(path: str | os.PathLike, runtime: str, threads: int | None = None) -> C
     config = {"INFERENCE_PRECISION_HINT": "f32"}
     if threads is not None:
         config["INFERENCE_NUM_THREADS"] = threads
-    compiled = ov.Core().compile_model(path, "CPU", config)
-    request = compiled.create_infer_request()
+    core = ov.Core()
+    model = core.read_model(path)
+    compiled_for: dict[tuple[int, ...], tuple[object, object]] = {}
 
     def run_openvino(images: np.ndarray) -> list[np.ndarray]:
+        # compiled once per input shape, with the shape fixed: the CPU plugin's run-time shape
+        # inference mis-sizes some dynamic-size graphs (VMamba v0, EfficientVMamba), while with
+        # static shapes every size is resolved when compiling
+        if images.shape not in compiled_for:
+            model.reshape({model.inputs[0]: ov.PartialShape(list(images.shape))})
+            compiled = core.compile_model(model, "CPU", config)
+            compiled_for[images.shape] = compiled, compiled.create_infer_request()
+        compiled, request = compiled_for[images.shape]
         results = request.infer({0: images})
         return [np.array(results[output]) for output in compiled.outputs]
 

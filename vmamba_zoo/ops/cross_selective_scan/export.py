@@ -27,12 +27,15 @@ def fwd(
     R, N = dt_projs_weight.shape[2], A.shape[1]
     xs = cross_scan_export.scan(x.permute(0, 3, 1, 2), mode)  # (batch, K, Dk, L)
     L = xs.shape[-1]
-    x_dbl = torch.matmul(x_proj_weight.to(xs.dtype), xs)  # (batch, K, R + 2N, L)
-    delta = torch.matmul(dt_projs_weight.to(xs.dtype), x_dbl[:, :, :R])  # (batch, K, Dk, L)
-    B, C = x_dbl[:, :, R:].split([N, N], dim=2)
+    # per-route projections as one bmm over the K routes with the batch folded into the columns:
+    # the weights are not copied per sample (a broadcast matmul would expand them)
+    columns = xs.permute(1, 2, 0, 3).reshape(K, Dk, batch * L)
+    x_dbl = torch.bmm(x_proj_weight.to(xs.dtype), columns)  # (K, R + 2N, batch * L)
+    delta = torch.bmm(dt_projs_weight.to(xs.dtype), x_dbl[:, :R])  # (K, Dk, batch * L)
+    B, C = x_dbl[:, R:].reshape(K, 2 * N, batch, L).permute(2, 0, 1, 3).split([N, N], dim=2)
     ys, _ = selective_scan_export.fwd(
-        xs.reshape(batch, K * Dk, L), delta.reshape(batch, K * Dk, L), A, B, C, D.reshape(-1),
-        dt_projs_bias.reshape(-1), delta_softplus,
+        xs.reshape(batch, K * Dk, L), delta.reshape(K * Dk, batch, L).transpose(0, 1), A, B, C,
+        D.reshape(-1), dt_projs_bias.reshape(-1), delta_softplus,
     )
     y = cross_scan_export.merge(ys.view(batch, K, Dk, L), H, W, mode)  # (batch, C, H * W)
     return y.transpose(1, 2).reshape(batch, H, W, -1)
