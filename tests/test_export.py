@@ -52,6 +52,23 @@ def test_onnx_runs_in_onnxruntime_and_openvino_with_eager_logits(name, tmp_path)
             _assert_matches(model, run, torch.randn(shape))
 
 
+@pytest.mark.parametrize("name", ["vmamba_tiny_v0", "spatialmamba_tiny"])
+def test_sequential_scan_export_runs_in_onnxruntime_and_is_refused_by_openvino(name, tmp_path):
+    model = timm.create_model(name, **SHALLOW).eval()
+    settings = export.ExportSettings(img_size=(64, 64), dynamic_batch=True, dynamic_size=True, max_img_size=128,
+                                     scan="sequential")
+    path = export.export_model(model, tmp_path / "m.onnx", "onnx", settings)
+    onnx = pytest.importorskip("onnx")
+    proto = onnx.load(path)
+    assert any(node.op_type == "Scan" for node in proto.graph.node)
+    assert {op.domain for op in proto.opset_import} <= {"", "ai.onnx"}
+    run = export.load(path, "onnxruntime")
+    for shape in ((2, 3, 64, 64), (1, 3, 96, 64)):
+        _assert_matches(model, run, torch.randn(shape))
+    with pytest.raises(ValueError, match="log-depth scan"):
+        export.load(path, "openvino")
+
+
 def test_features_only_export_gives_the_four_maps(tmp_path):
     model = timm.create_model("groupmamba_tiny", features_only=True, **SHALLOW).eval()
     path = export.export_model(model, tmp_path / "features.onnx", "onnx",

@@ -48,6 +48,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="export the features_only backbone (4 maps) instead of the classifier")
     parser.add_argument("--decompose", action="store_true",
                         help="pt2: replace the vmamba_zoo custom ops by standard aten ops")
+    parser.add_argument("--scan", default="log-depth", choices=["log-depth", "sequential"],
+                        help="ONNX: the selective scan's recurrence as a log-depth scan in standard ops "
+                             "(runs everywhere) or as ONNX Scan nodes (faster in ONNX Runtime; "
+                             "OpenVINO runs them wrongly)")
     parser.add_argument("--no-slim", action="store_true", help="ONNX: skip onnxslim")
     parser.add_argument("--no-check", action="store_true", help="skip the run against eager")
     return parser.parse_args(argv)
@@ -61,8 +65,10 @@ def _check(args: argparse.Namespace) -> tuple[str, export.ExportSettings]:
     settings = export.ExportSettings(
         img_size=tuple(args.img_size), batch_size=args.batch_size, dynamic_batch=args.dynamic_batch,
         dynamic_size=args.dynamic_size, max_img_size=args.max_img_size, opset=args.opset,
-        slim=not args.no_slim,
+        slim=not args.no_slim, scan=args.scan.replace("-", "_"),
     )
+    if args.format == "pt2" and args.scan != "log-depth":
+        raise ArgumentError("--scan is for ONNX (a decomposed pt2 program uses the log-depth scan)")
     if args.format == "onnx" and args.decompose:
         raise ArgumentError("--decompose is for pt2 (an ONNX export is always decomposed)")
     if args.format == "onnx" and not args.out.endswith(".onnx"):

@@ -13,8 +13,9 @@ How each number is measured:
   fastest / slowest repeats give the spread.
 * ``latency_ms``: the same protocol at batch size 1 (the time one image takes).
 * ``runtime``: ``torch`` (eager PyTorch, as above) or a deployment runtime, ``onnxruntime`` /
-  ``openvino`` (CPU): the model is exported once per run to ONNX (:mod:`vmamba_zoo.export`, a
-  dynamic batch at the benchmark's image size) and the runtime's session, with ``threads``
+  ``openvino`` (CPU): the model is exported to ONNX once per run and scan form
+  (:mod:`vmamba_zoo.export`, a dynamic batch at the benchmark's image size; the sequential ONNX
+  ``Scan`` for ONNX Runtime, the log-depth scan for OpenVINO) and the runtime's session, with ``threads``
   intra-op threads, is timed by the same protocol on the same input; params and FLOPs are the
   PyTorch model's, memory and training are measured for ``torch`` only.
 * ``train_throughput``: images/s of one training step (forward, cross-entropy, backward, SGD step).
@@ -267,11 +268,11 @@ def _cross_entropy(outputs, target: torch.Tensor) -> torch.Tensor:
 
 def benchmark_model(
     name: str, settings: Settings, progress: Callable[[str], None] | None = None,
-    runtime: str = "torch", onnx_file: Callable[[nn.Module], str] | None = None,
+    runtime: str = "torch", onnx_file: Callable[[nn.Module, str], str] | None = None,
 ) -> dict:
     """Measure one model (with torch's thread count set from ``settings.threads``) in ``runtime``;
     returns a record (keys ``RECORD_KEYS + EXTRA_KEYS``). A deployment runtime runs the ONNX
-    file ``onnx_file(model)`` returns (exported on first use, see :func:`run`). A model that
+    file ``onnx_file(model, runtime)`` returns (exported on first use, see :func:`run`). A model that
     fails to build or run gives a record whose ``error`` says why, with the unmeasured values
     None."""
     if settings.threads is not None:
@@ -304,7 +305,7 @@ def _deployed_step(run_file: Callable, x: torch.Tensor) -> Callable[[], object]:
 
 
 def _measure(name: str, settings: Settings, device: torch.device, record: dict, say,
-             runtime: str = "torch", onnx_file: Callable[[nn.Module], str] | None = None) -> None:
+             runtime: str = "torch", onnx_file: Callable[[nn.Module, str], str] | None = None) -> None:
     metrics = settings.metrics
     if runtime != "torch":
         metrics = tuple(m for m in metrics if m not in _TORCH_ONLY_METRICS)
@@ -330,7 +331,7 @@ def _measure(name: str, settings: Settings, device: torch.device, record: dict, 
         from vmamba_zoo.export import load
 
         say(f"the ONNX export in {runtime}")
-        run_file = load(onnx_file(model), runtime, threads=settings.threads)
+        run_file = load(onnx_file(model, runtime), runtime, threads=settings.threads)
         record["runtime_version"] = _runtime_version(runtime)
 
     def forward_step(x: torch.Tensor) -> Callable[[], object]:
@@ -405,21 +406,23 @@ def run(
     names: Sequence[str], settings: Settings, progress: Callable[[str], None] | None = None,
 ) -> list[dict]:
     """Benchmark every model in every runtime of ``settings`` in turn, reporting progress lines
-    through ``progress``. A model is exported to ONNX once for all the deployment runtimes (into
-    a temporary folder, removed at the end)."""
+    through ``progress``. A model is exported to ONNX once per scan form the deployment runtimes
+    need (into a temporary folder, removed at the end)."""
     records = []
     with tempfile.TemporaryDirectory(prefix="vmamba_zoo_benchmark_") as folder:
         for index, name in enumerate(names, 1):
             exported: dict[str, str] = {}
 
-            def onnx_file(model: nn.Module, name=name, exported=exported) -> str:
-                if name not in exported:
+            def onnx_file(model: nn.Module, runtime: str, name=name, exported=exported) -> str:
+                # each runtime's faster scan form that it runs correctly (see vmamba_zoo.export)
+                scan = "sequential" if runtime == "onnxruntime" else "log_depth"
+                if scan not in exported:
                     from vmamba_zoo.export import ExportSettings, export_model
 
-                    export_settings = ExportSettings(img_size=(settings.img_size,) * 2, dynamic_batch=True)
-                    path = os.path.join(folder, f"{name}.onnx")
-                    exported[name] = export_model(model, path, "onnx", export_settings)
-                return exported[name]
+                    export_settings = ExportSettings(img_size=(settings.img_size,) * 2, dynamic_batch=True, scan=scan)
+                    path = os.path.join(folder, f"{name}_{scan}.onnx")
+                    exported[scan] = export_model(model, path, "onnx", export_settings)
+                return exported[scan]
 
             for runtime in settings.runtimes:
                 start = time.perf_counter()

@@ -2,7 +2,10 @@
 OpenVINO or any other ONNX runtime without a custom-op library, and ``torch.export`` programs
 (``.pt2``).
 
-Both start from one ``torch.export`` trace. The ``torch.ops.vmamba_zoo.*`` custom ops are kept in
+The selective scan's recurrence is a log-depth scan in standard ops (the default; runs in every
+runtime) or, with ``ExportSettings(scan="sequential")``, a sequential ONNX ``Scan``
+(:mod:`.onnx_scan`; faster in ONNX Runtime, wrong in OpenVINO 2026.4, whose runner here refuses
+such files). Both start from one ``torch.export`` trace. The ``torch.ops.vmamba_zoo.*`` custom ops are kept in
 a ``.pt2`` program (``torch.export.load`` needs ``import vmamba_zoo`` to run them, on our CPU
 kernels), or replaced by their standard-op forms (:mod:`.decompositions`) with ``decompose``, as
 every ONNX export is. The batch axis is dynamic with ``dynamic_batch``, H and W with
@@ -27,17 +30,19 @@ import torch
 from torch import nn
 
 from ..models._base import TOTAL_STRIDE
+from . import onnx_scan
 from .decompositions import custom_op_forms, decomposition_table
 from .runtimes import RUNTIMES, compare, load, require
 
 FORMATS = ("onnx", "pt2")
+SCANS = ("log_depth", "sequential")
 MIN_OPSET = 17
 DEFAULT_OPSET = 18
 DEFAULT_MAX_IMG_SIZE = 1024
 
 __all__ = [
     "DEFAULT_MAX_IMG_SIZE", "DEFAULT_OPSET", "ExportError", "ExportSettings", "FORMATS", "MIN_OPSET",
-    "RUNTIMES", "compare", "custom_op_forms", "decomposition_table", "export_model", "exported_program",
+    "RUNTIMES", "SCANS", "compare", "custom_op_forms", "decomposition_table", "export_model", "exported_program",
     "load", "output_names",
 ]
 
@@ -57,11 +62,14 @@ class ExportSettings:
     max_img_size: int = DEFAULT_MAX_IMG_SIZE
     opset: int = DEFAULT_OPSET
     slim: bool = True
+    scan: str = "log_depth"  # ONNX: the recurrence as a log-depth scan or a sequential Scan node
 
     def __post_init__(self) -> None:
         H, W = self.img_size
         if self.batch_size < 1:
             raise ValueError(f"batch size must be >= 1, got {self.batch_size}")
+        if self.scan not in SCANS:
+            raise ValueError(f"scan must be one of {SCANS}, got {self.scan!r}")
         if self.opset < MIN_OPSET:
             raise ValueError(f"opset must be >= {MIN_OPSET}, got {self.opset}")
         if min(H, W) < TOTAL_STRIDE or H % TOTAL_STRIDE or W % TOTAL_STRIDE:
@@ -96,10 +104,12 @@ def _prepare(model: nn.Module, progress: Callable[[str], None] | None) -> nn.Mod
 
 
 def exported_program(
-    model: nn.Module, settings: ExportSettings, decompose: bool, progress: Callable[[str], None] | None = None
+    model: nn.Module, settings: ExportSettings, decompose: bool, progress: Callable[[str], None] | None = None,
+    keep_linear_scan: bool = False,
 ) -> torch.export.ExportedProgram:
     """The ``torch.export`` trace of ``model`` for ``settings``; with ``decompose`` only standard
-    aten ops remain (the custom ops replaced by their export forms)."""
+    aten ops remain (the custom ops replaced by their export forms), but for the recurrence's
+    ``vmamba_zoo::linear_scan`` nodes with ``keep_linear_scan`` (see :mod:`.decompositions`)."""
     model = _prepare(model, progress)
     H, W = settings.img_size
     # a dynamic axis is traced at 2 or more (torch.export specialises sizes 0 and 1)
@@ -119,7 +129,7 @@ def exported_program(
             what = "a dynamic image size" if settings.dynamic_size else "this input"
             raise ExportError(f"{type(model).__name__} cannot be exported with {what}: {exc}") from exc
         if decompose:
-            program = program.run_decompositions(decomposition_table())
+            program = program.run_decompositions(decomposition_table(keep_linear_scan))
     return program
 
 
@@ -145,9 +155,9 @@ def _onnx_model(program, model: nn.Module, settings: ExportSettings, progress):
         warnings.simplefilter("ignore")
         onnx_program = torch.onnx.export(
             program, (), input_names=["images"], output_names=names, opset_version=settings.opset,
-            dynamo=True, optimize=True, verbose=False,
+            dynamo=True, optimize=True, verbose=False, custom_translation_table=onnx_scan.translation_table(),
         )
-    proto = onnx_program.model_proto
+    proto = onnx_scan.expand_linear_scans(onnx_program.model_proto)
     if settings.slim:
         onnxslim = require("onnxslim")
         proto = onnxslim.slim(proto)
@@ -181,7 +191,8 @@ def export_model(
     out = os.fspath(out)
     if format == "onnx":
         require("onnx")
-    program = exported_program(model, settings, decompose=decompose or format == "onnx", progress=progress)
+    program = exported_program(model, settings, decompose=decompose or format == "onnx", progress=progress,
+                               keep_linear_scan=format == "onnx" and settings.scan == "sequential")
     if format == "pt2":
         _write_atomically(out, lambda tmp: torch.export.save(program, tmp))
         return out

@@ -38,6 +38,11 @@ def runtime_for(path: str | os.PathLike, runtime: str) -> None:
         raise ValueError(f"{path} is {kind}: run it with {fits}, not {runtime}")
 
 
+def _has_scan(path: str) -> bool:
+    onnx = require("onnx")
+    return any(node.op_type == "Scan" for node in onnx.load(path, load_external_data=False).graph.node)
+
+
 def _size_range(path: str) -> dict[str, int] | None:
     onnx = require("onnx")
     model = onnx.load(path, load_external_data=False)
@@ -96,6 +101,11 @@ def load(path: str | os.PathLike, runtime: str, threads: int | None = None) -> C
         name = session.get_inputs()[0].name
         return _checked(lambda images: session.run(None, {name: images}), limits)
     ov = require("openvino")
+    if _has_scan(path):
+        raise ValueError(
+            f"{path} solves the scan with ONNX Scan nodes, which OpenVINO {ov.get_version()} runs with "
+            "wrong results: export with the log-depth scan (the default) for OpenVINO"
+        )
     config = {"INFERENCE_PRECISION_HINT": "f32"}
     if threads is not None:
         config["INFERENCE_NUM_THREADS"] = threads

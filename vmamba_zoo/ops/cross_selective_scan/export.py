@@ -20,8 +20,10 @@ def fwd(
     D: Tensor,
     mode: str,
     delta_softplus: bool,
+    scan: selective_scan_export.Scan = selective_scan_export.linear_scan,
 ) -> Tensor:
-    """(batch, H, W, C) -> (batch, H, W, C) in float32 (float64 for float64 inputs)."""
+    """(batch, H, W, C) -> (batch, H, W, C) in float32 (float64 for float64 inputs); ``scan``
+    solves the recurrence (see :mod:`..selective_scan.export`)."""
     batch, H, W, _ = x.shape
     K, _, Dk = x_proj_weight.shape
     R, N = dt_projs_weight.shape[2], A.shape[1]
@@ -35,7 +37,7 @@ def fwd(
     B, C = x_dbl[:, R:].reshape(K, 2 * N, batch, L).permute(2, 0, 1, 3).split([N, N], dim=2)
     ys, _ = selective_scan_export.fwd(
         xs.reshape(batch, K * Dk, L), delta.reshape(K * Dk, batch, L).transpose(0, 1), A, B, C,
-        D.reshape(-1), dt_projs_bias.reshape(-1), delta_softplus,
+        D.reshape(-1), dt_projs_bias.reshape(-1), delta_softplus, scan,
     )
     y = cross_scan_export.merge(ys.view(batch, K, Dk, L), H, W, mode)  # (batch, C, H * W)
     return y.transpose(1, 2).reshape(batch, H, W, -1)

@@ -11,11 +11,17 @@ dynamic-size export) it is the upper bound the exporter declared for L, and posi
 longer sequence would be wrong, so the exporter declares the bound and the runtimes keep to it.
 The decays are products of ``exp(dt A)`` as in the reference, never differences of a cumulative
 sum (which lose precision over long sequences).
+
+The recurrence itself is also one custom op, ``vmamba_zoo::linear_scan`` (computed by
+:func:`linear_scan`): the forms take the solver as ``scan``, so that an exporter can keep that
+node and give it its own form (the ONNX export writes a sequential ONNX ``Scan`` for it, see
+:mod:`vmamba_zoo.export.onnx_scan`).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -58,6 +64,23 @@ def linear_scan(a: Tensor, b: Tensor) -> Tensor:
     return b
 
 
+@torch.library.custom_op("vmamba_zoo::linear_scan", mutates_args=())
+def linear_scan_op(a: Tensor, b: Tensor) -> Tensor:
+    """:func:`linear_scan` as one graph node (a, b of one shape; the recurrence runs along the
+    last axis)."""
+    if a.shape != b.shape:
+        raise ValueError(f"a and b must have one shape, got {tuple(a.shape)} and {tuple(b.shape)}")
+    return linear_scan(a.contiguous(), b.contiguous())
+
+
+@linear_scan_op.register_fake
+def _(a, b):
+    return torch.empty_like(b)
+
+
+Scan = Callable[[Tensor, Tensor], Tensor]
+
+
 def _discretize(u, delta, A, B, delta_bias, softplus):
     """Decay ``a`` and input ``b`` of the recurrence, (batch, G, Dg, N, L), in float32 (float64
     for float64 inputs) as the op computes."""
@@ -75,19 +98,20 @@ def _discretize(u, delta, A, B, delta_bias, softplus):
     return u, a, b
 
 
-def fwd(u, delta, A, B, C, D, delta_bias, softplus):
-    """``(y, last_state)`` of :func:`vmamba_zoo.ops.selective_scan`."""
+def fwd(u, delta, A, B, C, D, delta_bias, softplus, scan: Scan = linear_scan):
+    """``(y, last_state)`` of :func:`vmamba_zoo.ops.selective_scan`; ``scan`` solves the
+    recurrence (:func:`linear_scan` or :func:`linear_scan_op`)."""
     batch, channels, length = u.shape
     u, a, b = _discretize(u, delta, A, B, delta_bias, softplus)
-    h = linear_scan(a, b)
+    h = scan(a, b)
     y = (h * C.to(u.dtype).unsqueeze(2)).sum(3).reshape(batch, channels, length)
     if D is not None:
         y = y + D.to(u.dtype)[:, None] * u
     return y, h[..., -1].reshape(batch, channels, -1)
 
 
-def states_fwd(u, delta, A, B, delta_bias, softplus):
+def states_fwd(u, delta, A, B, delta_bias, softplus, scan: Scan = linear_scan):
     """Every hidden state, as :func:`vmamba_zoo.ops.selective_scan_states`."""
     batch, channels, length = u.shape
     _, a, b = _discretize(u, delta, A, B, delta_bias, softplus)
-    return linear_scan(a, b).reshape(batch, channels, A.shape[1], length)
+    return scan(a, b).reshape(batch, channels, A.shape[1], length)
