@@ -176,3 +176,19 @@ def test_every_registered_model_exports_and_matches_at_224(name, tmp_path):
         _assert_matches(model, export.load(path, runtime), images)
     pt2 = export.export_model(model, tmp_path / f"{name}.pt2", "pt2", export.ExportSettings(dynamic_batch=True))
     _assert_matches(model, export.load(pt2, "torch"), images)
+
+
+def test_benchmark_times_each_runtime_with_the_same_protocol():
+    from vmamba_zoo import benchmark
+
+    settings = benchmark.Settings(metrics=("throughput",), batch_size=2, img_size=64, threads=1, warmup=1,
+                                  repeats=2, min_repeat_time=0.0, runtimes=("torch", "onnxruntime", "openvino"))
+    records = benchmark.run(["convnext_atto"], settings)
+    assert [r["runtime"] for r in records] == ["torch", "onnxruntime", "openvino"]
+    assert all(r["error"] is None and r["throughput"] > 0 for r in records), records
+    table = benchmark.format_table(records)
+    assert "x torch" in table and "openvino" in table
+    with pytest.raises(ValueError, match="float32 NCHW"):
+        benchmark.Settings(dtype="bf16", runtimes=("onnxruntime",))
+    with pytest.raises(ValueError, match="runtimes must be among"):
+        benchmark.Settings(runtimes=("tensorrt",))
