@@ -166,29 +166,21 @@ def test_cli_rejects_a_checkpoint_that_does_not_fit(tmp_path, capsys):
     assert not (tmp_path / "m.pt2").exists()
 
 
+# every registered name takes minutes each to export at full size on a 2-core CI machine, more
+# than CI's budget: CI exports one model per family, VMAMBA_ZOO_EXPORT_ALL=1 every name
+ALL_NAMES = sorted([*published.MODELS, *published.ALIASES])
+SLOW_NAMES = ALL_NAMES if os.environ.get("VMAMBA_ZOO_EXPORT_ALL") == "1" else ["vmamba_tiny", *FAMILY_MODELS[1:]]
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("name", sorted([*published.MODELS, *published.ALIASES]))
-def test_every_registered_model_exports_and_matches_at_224(name, tmp_path):
+@pytest.mark.parametrize("name", SLOW_NAMES)
+def test_registered_models_export_and_match_at_224(name, tmp_path):
     model = timm.create_model(name).eval()
-    path = export.export_model(model, tmp_path / f"{name}.onnx", "onnx", export.ExportSettings(dynamic_batch=True))
-    images = torch.randn(2, 3, 224, 224)
+    settings = export.ExportSettings(dynamic_batch=True, dynamic_size=True, max_img_size=320)
+    path = export.export_model(model, tmp_path / f"{name}.onnx", "onnx", settings)
     for runtime in ("onnxruntime", "openvino"):
-        _assert_matches(model, export.load(path, runtime), images)
+        run = export.load(path, runtime)
+        for shape in ((2, 3, 224, 224), (1, 3, 256, 320)):
+            _assert_matches(model, run, torch.randn(shape))
     pt2 = export.export_model(model, tmp_path / f"{name}.pt2", "pt2", export.ExportSettings(dynamic_batch=True))
-    _assert_matches(model, export.load(pt2, "torch"), images)
-
-
-def test_benchmark_times_each_runtime_with_the_same_protocol():
-    from vmamba_zoo import benchmark
-
-    settings = benchmark.Settings(metrics=("throughput",), batch_size=2, img_size=64, threads=1, warmup=1,
-                                  repeats=2, min_repeat_time=0.0, runtimes=("torch", "onnxruntime", "openvino"))
-    records = benchmark.run(["convnext_atto"], settings)
-    assert [r["runtime"] for r in records] == ["torch", "onnxruntime", "openvino"]
-    assert all(r["error"] is None and r["throughput"] > 0 for r in records), records
-    table = benchmark.format_table(records)
-    assert "x torch" in table and "openvino" in table
-    with pytest.raises(ValueError, match="float32 NCHW"):
-        benchmark.Settings(dtype="bf16", runtimes=("onnxruntime",))
-    with pytest.raises(ValueError, match="runtimes must be among"):
-        benchmark.Settings(runtimes=("tensorrt",))
+    _assert_matches(model, export.load(pt2, "torch"), torch.randn(2, 3, 224, 224))
