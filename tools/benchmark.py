@@ -5,6 +5,7 @@ compare it with timm's baselines in the same run.
     python tools/benchmark.py --model vmamba_tiny_s1l8 --baselines tiny
     python tools/benchmark.py --model 'vmamba_*' -b 8 --format json --out results.json
     python tools/benchmark.py --model convnext_atto resnet18 --metrics params,flops,throughput
+    python tools/benchmark.py --model vmamba_tiny --runtime torch onnxruntime openvino
 
 Progress goes to stderr; the result goes to ``--out`` (or stdout) in ``--format``; with ``--out``
 the table is printed as well, before the file and the figure are written. Every argument (and
@@ -39,6 +40,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--dtype", default="float32", choices=list(benchmark.DTYPES),
                         help="float32, or bfloat16 autocast (bf16)")
     parser.add_argument("--channels-last", action="store_true")
+    parser.add_argument("--runtime", nargs="+", default=["torch"], choices=list(benchmark.RUNTIMES),
+                        help="eager PyTorch (torch) and/or the ONNX export in onnxruntime / openvino "
+                             "(CPU; each model is exported once per run)")
     parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (default 2)")
     parser.add_argument("--default-malloc", action="store_true",
                         help="leave glibc malloc as it is (default: keep large blocks in the heap "
@@ -74,7 +78,7 @@ def _check(args: argparse.Namespace) -> tuple[benchmark.Settings, list[str]]:
         dtype=args.dtype, channels_last=args.channels_last, threads=args.threads,
         heap_malloc=not args.default_malloc,
         metrics=_metrics(args.metrics), warmup=args.warmup, repeats=args.repeats,
-        min_repeat_time=args.min_repeat_time,
+        min_repeat_time=args.min_repeat_time, runtimes=tuple(dict.fromkeys(args.runtime)),
     )
     names = benchmark.expand_model_names(args.model)
     if args.baselines is not None:

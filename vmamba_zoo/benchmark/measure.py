@@ -12,6 +12,12 @@ How each number is measured:
   steps as fit in ``min_repeat_time`` (at least one); the median repeat is reported and the
   fastest / slowest repeats give the spread.
 * ``latency_ms``: the same protocol at batch size 1 (the time one image takes).
+* ``runtime``: ``torch`` (eager PyTorch, as above) or a deployment runtime, ``onnxruntime`` /
+  ``openvino`` (CPU): the model is exported to ONNX once per run and scan form
+  (:mod:`vmamba_zoo.export`, a dynamic batch at the benchmark's image size; the sequential ONNX
+  ``Scan`` for ONNX Runtime, the log-depth scan for OpenVINO) and the runtime's session, with ``threads``
+  intra-op threads, is timed by the same protocol on the same input; params and FLOPs are the
+  PyTorch model's, memory and training are measured for ``torch`` only.
 * ``train_throughput``: images/s of one training step (forward, cross-entropy, backward, SGD step).
 * ``peak_memory_mb``: on CUDA, ``torch.cuda.max_memory_allocated`` over one inference forward;
   on CPU, the same quantity for torch's CPU allocator: the model's weights and the input plus the
@@ -30,6 +36,7 @@ import os
 import platform
 import statistics
 import sys
+import tempfile
 import time
 import warnings
 from collections.abc import Callable, Iterable, Sequence
@@ -47,6 +54,8 @@ from .models import create_model
 from .report import EXTRA_KEYS, RECORD_KEYS, format_measured
 
 METRICS = ("params", "flops", "throughput", "latency", "memory", "train")
+RUNTIMES = ("torch", "onnxruntime", "openvino")
+_TORCH_ONLY_METRICS = ("memory", "train")
 DEFAULT_METRICS = ("params", "flops", "throughput", "latency", "memory")
 DTYPES: dict[str, torch.dtype | None] = {
     "float32": None, "fp32": None, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
@@ -70,9 +79,25 @@ class Settings:
     warmup: int = 3
     repeats: int = 5
     min_repeat_time: float = 0.5
+    runtimes: tuple[str, ...] = ("torch",)
 
     def __post_init__(self) -> None:
         self.metrics = tuple(self.metrics)
+        self.runtimes = tuple(self.runtimes)
+        if not self.runtimes or any(r not in RUNTIMES for r in self.runtimes):
+            raise ValueError(f"runtimes must be among {', '.join(RUNTIMES)}, got {list(self.runtimes)}")
+        deployed = [r for r in self.runtimes if r != "torch"]
+        if deployed:
+            if self.device != "cpu":
+                raise ValueError(f"runtime(s) {', '.join(deployed)} run on the CPU here, got device {self.device!r}")
+            if self.dtype not in ("float32", "fp32") or self.channels_last:
+                raise ValueError(f"runtime(s) {', '.join(deployed)} run the float32 NCHW export: "
+                                 "leave --dtype float32 and --channels-last off")
+            from vmamba_zoo.export import require
+
+            for runtime in deployed:
+                require(runtime)
+            require("onnx")
         if not self.metrics:
             raise ValueError(f"no metric given; choose from {', '.join(METRICS)}")
         unknown = [m for m in self.metrics if m not in METRICS]
@@ -243,10 +268,13 @@ def _cross_entropy(outputs, target: torch.Tensor) -> torch.Tensor:
 
 def benchmark_model(
     name: str, settings: Settings, progress: Callable[[str], None] | None = None,
+    runtime: str = "torch", onnx_file: Callable[[nn.Module, str], str] | None = None,
 ) -> dict:
-    """Measure one model (with torch's thread count set from ``settings.threads``); returns a
-    record (keys ``RECORD_KEYS + EXTRA_KEYS``). A model that fails to build or run gives a record
-    whose ``error`` says why, with the unmeasured values None."""
+    """Measure one model (with torch's thread count set from ``settings.threads``) in ``runtime``;
+    returns a record (keys ``RECORD_KEYS + EXTRA_KEYS``). A deployment runtime runs the ONNX
+    file ``onnx_file(model, runtime)`` returns (exported on first use, see :func:`run`). A model that
+    fails to build or run gives a record whose ``error`` says why, with the unmeasured values
+    None."""
     if settings.threads is not None:
         torch.set_num_threads(settings.threads)
     if settings.heap_malloc:
@@ -260,18 +288,27 @@ def benchmark_model(
         malloc="large blocks in heap" if cpu_allocator.large_blocks_in_heap() else "default",
         machine=machine_description(settings.device), torch=torch.__version__,
         timm=timm.__version__, date=datetime.datetime.now(datetime.timezone.utc).date().isoformat(),
+        runtime=runtime,
     )
     say = progress or (lambda message: None)
     try:
-        _measure(name, settings, device, record, say)
+        _measure(name, settings, device, record, say, runtime, onnx_file)
     except Exception as exc:  # one broken model must not stop the comparison
         record["error"] = f"{type(exc).__name__}: {exc}"
         say(f"failed: {record['error']}")
     return record
 
 
-def _measure(name: str, settings: Settings, device: torch.device, record: dict, say) -> None:
+def _deployed_step(run_file: Callable, x: torch.Tensor) -> Callable[[], object]:
+    images = x.cpu().numpy()
+    return lambda: run_file(images)
+
+
+def _measure(name: str, settings: Settings, device: torch.device, record: dict, say,
+             runtime: str = "torch", onnx_file: Callable[[nn.Module, str], str] | None = None) -> None:
     metrics = settings.metrics
+    if runtime != "torch":
+        metrics = tuple(m for m in metrics if m not in _TORCH_ONLY_METRICS)
     model = create_model(name, settings.img_size).eval()
     if "params" in metrics:
         record["params"] = count_params(model)
@@ -290,7 +327,17 @@ def _measure(name: str, settings: Settings, device: torch.device, record: dict, 
         x = torch.randn(batch, 3, settings.img_size, settings.img_size, device=device)
         return x.contiguous(memory_format=memory_format)
 
+    if runtime != "torch":
+        from vmamba_zoo.export import load
+
+        say(f"the ONNX export in {runtime}")
+        run_file = load(onnx_file(model, runtime), runtime, threads=settings.threads)
+        record["runtime_version"] = _runtime_version(runtime)
+
     def forward_step(x: torch.Tensor) -> Callable[[], object]:
+        if runtime != "torch":
+            return _deployed_step(run_file, x)
+
         def step():
             with torch.inference_mode(), torch.autocast(
                 device.type, dtype=autocast_dtype or torch.bfloat16,
@@ -324,6 +371,13 @@ def _measure(name: str, settings: Settings, device: torch.device, record: dict, 
         say(f"train {format_measured(record['train_throughput'])} img/s")
 
 
+def _runtime_version(runtime: str) -> str:
+    import importlib
+
+    module = importlib.import_module(runtime)
+    return f"{runtime} {getattr(module, '__version__', None) or module.get_version()}"
+
+
 def _measure_training(model, settings, device, x, record, timing, autocast_dtype) -> None:
     # A copy, so that training (weight updates, batch-norm statistics) leaves the model as it was.
     model = copy.deepcopy(model).train()
@@ -351,17 +405,35 @@ def _measure_training(model, settings, device, x, record, timing, autocast_dtype
 def run(
     names: Sequence[str], settings: Settings, progress: Callable[[str], None] | None = None,
 ) -> list[dict]:
-    """Benchmark every model in turn, reporting progress lines through ``progress``."""
+    """Benchmark every model in every runtime of ``settings`` in turn, reporting progress lines
+    through ``progress``. A model is exported to ONNX once per scan form the deployment runtimes
+    need (into a temporary folder, removed at the end)."""
     records = []
-    for index, name in enumerate(names, 1):
-        start = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="vmamba_zoo_benchmark_") as folder:
+        for index, name in enumerate(names, 1):
+            exported: dict[str, str] = {}
 
-        def say(message: str, prefix=f"[{index}/{len(names)}] {name}") -> None:
-            if progress is not None:
-                progress(f"{prefix}: {message}")
+            def onnx_file(model: nn.Module, runtime: str, name=name, exported=exported) -> str:
+                # each runtime's faster scan form that it runs correctly (see vmamba_zoo.export)
+                scan = "sequential" if runtime == "onnxruntime" else "log_depth"
+                if scan not in exported:
+                    from vmamba_zoo.export import ExportSettings, export_model
 
-        say("building")
-        record = benchmark_model(name, settings, say)
-        say(f"done in {time.perf_counter() - start:.1f} s")
-        records.append(record)
+                    export_settings = ExportSettings(img_size=(settings.img_size,) * 2, dynamic_batch=True, scan=scan)
+                    path = os.path.join(folder, f"{name}_{scan}.onnx")
+                    exported[scan] = export_model(model, path, "onnx", export_settings)
+                return exported[scan]
+
+            for runtime in settings.runtimes:
+                start = time.perf_counter()
+                label = name if len(settings.runtimes) == 1 else f"{name} ({runtime})"
+
+                def say(message: str, prefix=f"[{index}/{len(names)}] {label}") -> None:
+                    if progress is not None:
+                        progress(f"{prefix}: {message}")
+
+                say("building")
+                record = benchmark_model(name, settings, say, runtime, onnx_file)
+                say(f"done in {time.perf_counter() - start:.1f} s")
+                records.append(record)
     return records

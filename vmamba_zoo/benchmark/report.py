@@ -19,7 +19,8 @@ RECORD_KEYS = (
 EXTRA_KEYS = (
     "throughput_min", "throughput_max", "latency_ms_min", "latency_ms_max", "train_throughput",
     "train_throughput_min", "train_throughput_max", "train_peak_memory_mb", "channels_last",
-    "threads", "scan_backend", "malloc", "machine", "torch", "timm", "date", "error",
+    "threads", "scan_backend", "malloc", "machine", "torch", "timm", "date", "error", "runtime",
+    "runtime_version",
 )
 
 # Name prefixes of the models every other model is compared with at equal FLOPs: the
@@ -28,13 +29,14 @@ EQUAL_FLOPS_REFERENCES = ("swin_", "convnext_")
 
 
 def nearest_equal_flops(record: dict, records: Sequence[dict]) -> dict | None:
-    """The Swin / ConvNeXt record whose FLOPs are closest (in ratio) to ``record``'s."""
+    """The Swin / ConvNeXt record (in ``record``'s runtime) whose FLOPs are closest (in ratio) to
+    ``record``'s."""
     if record.get("gflops") is None or record["model"].startswith(EQUAL_FLOPS_REFERENCES):
         return None
     candidates = [
         r for r in records
         if r["model"].startswith(EQUAL_FLOPS_REFERENCES) and r.get("gflops")
-        and r.get("throughput")
+        and r.get("throughput") and r.get("runtime") == record.get("runtime")
     ]
     if not candidates:
         return None
@@ -84,33 +86,49 @@ def format_table(records: Sequence[dict], reference: str | None = None) -> str:
     """A plain-text table; ``reference`` (default: :func:`default_reference`) gives the ×ref column
     and every non-baseline model is also compared with the Swin/ConvNeXt of nearest FLOPs."""
     reference = reference or default_reference(records)
-    ref_tp = next((r["throughput"] for r in records if r["model"] == reference), None)
+
+    def throughput_of(model: str, runtime) -> float | None:
+        return next((r["throughput"] for r in records
+                     if r["model"] == model and r.get("runtime") == runtime and r.get("throughput")), None)
+
+    # with several runtimes: a runtime column, and each runtime's speed-up over eager PyTorch
+    runtimes = list(dict.fromkeys(r.get("runtime") for r in records))
+    several = len(runtimes) > 1 or runtimes[0] not in (None, "torch")
     headers = [
         "model", "params(M)", "GFLOPs", "img/s", "latency(ms)", "train img/s", "peak MiB",
         f"x {reference or 'ref'}", "vs equal-FLOPs Swin/ConvNeXt",
     ]
+    if several:
+        headers[1:1] = ["runtime", "x torch"]
     rows = []
     for r in records:
         if r.get("error"):
             rows.append([r["model"], "error: " + r["error"][:100]] + [""] * (len(headers) - 2))
             continue
+        ref_tp = throughput_of(reference, r.get("runtime")) if reference else None
         ratio = (r["throughput"] / ref_tp) if (ref_tp and r.get("throughput")) else None
         nearest = nearest_equal_flops(r, records)
         versus = (
             f"{r['throughput'] / nearest['throughput']:.2f}x {nearest['model']}"
             if nearest and r.get("throughput") else ""
         )
-        rows.append([
+        row = [
             r["model"], _fmt(r["params"] and r["params"] / 1e6, ".2f"), _fmt(r["gflops"], ".3f"),
             format_measured(r["throughput"]) + format_spread(r, "throughput"),
             format_measured(r["latency_ms"]) + format_spread(r, "latency_ms"),
             format_measured(r["train_throughput"]) + format_spread(r, "train_throughput"),
             _fmt(r["peak_memory_mb"], ".0f"), _fmt(ratio, ".2f"), versus,
-        ])
+        ]
+        if several:
+            eager = throughput_of(r["model"], "torch")
+            speedup = r["throughput"] / eager if (eager and r.get("throughput")) else None
+            row[1:1] = [r.get("runtime") or "torch", _fmt(speedup, ".2f")]
+        rows.append(row)
     widths = [max(len(str(row[i])) for row in rows + [headers]) for i in range(len(headers))]
     lines = [settings_line(records)]
+    left = {0, len(headers) - 1, 1 if several else 0}
     for row in [headers, ["-" * w for w in widths]] + rows:
-        cells = [str(c).ljust(w) if i in (0, 8) else str(c).rjust(w)
+        cells = [str(c).ljust(w) if i in left else str(c).rjust(w)
                  for i, (c, w) in enumerate(zip(row, widths))]
         lines.append("  ".join(cells).rstrip())
     return "\n".join(lines) + "\n"
