@@ -44,6 +44,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="eager PyTorch (torch) and/or the ONNX export in onnxruntime / openvino "
                              "(CPU; each model is exported once per run)")
     parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (default 2)")
+    parser.add_argument("--fma-units", type=int, default=None, metavar="N",
+                        help="vector FMA units per core for the peak rate (default "
+                             f"{benchmark.DEFAULT_FMA_UNITS}, an assumption: see "
+                             "vmamba_zoo/benchmark/roofline.py)")
+    parser.add_argument("--clock-ghz", type=float, default=None, metavar="GHZ",
+                        help="CPU clock for the peak rate (default: cpufreq's maximum, else "
+                             "/proc/cpuinfo's cpu MHz)")
     parser.add_argument("--default-malloc", action="store_true",
                         help="leave glibc malloc as it is (default: keep large blocks in the heap "
                              "for every model of the run, see vmamba_zoo/cpu_allocator.py)")
@@ -76,7 +83,7 @@ def _check(args: argparse.Namespace) -> tuple[benchmark.Settings, list[str]]:
     settings = benchmark.Settings(
         batch_size=args.batch_size, img_size=args.img_size, device=args.device,
         dtype=args.dtype, channels_last=args.channels_last, threads=args.threads,
-        heap_malloc=not args.default_malloc,
+        heap_malloc=not args.default_malloc, fma_units=args.fma_units, clock_ghz=args.clock_ghz,
         metrics=_metrics(args.metrics), warmup=args.warmup, repeats=args.repeats,
         min_repeat_time=args.min_repeat_time, runtimes=tuple(dict.fromkeys(args.runtime)),
     )
@@ -108,6 +115,10 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         return fail(exc)
 
+    if settings.dtype_name == "bfloat16":
+        native, note = benchmark.bf16_support(settings.device)
+        if not native:  # said even with --quiet: the numbers time emulated bfloat16
+            print(f"warning: {note}", file=sys.stderr, flush=True)
     progress = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
     records = benchmark.run(names, settings, progress)
 

@@ -5,6 +5,7 @@ demo and the model-card generator use it too:
 * :mod:`.models`: which models (the zoo's, timm's baselines by size, wildcard patterns) and how
   each is built;
 * :mod:`.measure`: the settings and the measuring protocol (how each number is measured);
+* :mod:`.roofline`: the machine's peak multiply-add rate, the achieved rates, native bfloat16;
 * :mod:`.report`: the record keys, the table, JSON and CSV;
 * :mod:`.figure`: the throughput-against-FLOPs / top-1 figure.
 """
@@ -39,11 +40,14 @@ from .report import (
     format_spread,
     format_table,
     nearest_equal_flops,
+    peak_line,
     settings_line,
 )
+from .roofline import DEFAULT_FMA_UNITS, CpuInfo, Peak, achieved_rates, bf16_support, machine_peak
 
 __all__ = [
     "BASELINE_SIZES",
+    "DEFAULT_FMA_UNITS",
     "DEFAULT_METRICS",
     "DTYPES",
     "EQUAL_FLOPS_REFERENCES",
@@ -53,6 +57,10 @@ __all__ = [
     "PLOT_METRICS",
     "RECORD_KEYS",
     "RUNTIMES",
+    "CpuInfo",
+    "Peak",
+    "achieved_rates",
+    "bf16_support",
     "Settings",
     "baseline_models",
     "benchmark_model",
@@ -69,8 +77,10 @@ __all__ = [
     "format_spread",
     "format_table",
     "machine_description",
+    "machine_peak",
     "measure_peak_memory",
     "nearest_equal_flops",
+    "peak_line",
     "plot",
     "run",
     "scan_backend",

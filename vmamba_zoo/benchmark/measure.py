@@ -24,6 +24,11 @@ How each number is measured:
   high-water mark of the tensor allocations and frees that ``torch.profiler`` records
   (``profile_memory=True``) during one forward. Memory held outside torch's allocator (e.g.
   library workspaces) is not included, as on CUDA.
+* ``gmac_per_s`` (and ``latency_`` / ``train_`` ones): the achieved multiply-add rate, and
+  ``peak_fraction`` its share of the machine's peak ``peak_gmac_per_s`` (how, and when the peak is
+  "n/a": :mod:`.roofline`).
+* ``bf16_native``: with ``dtype`` bfloat16, whether the device runs it natively; when it does not,
+  ``warning`` says so (the numbers then time bfloat16 emulated in float32).
 """
 
 from __future__ import annotations
@@ -50,6 +55,7 @@ from torch import nn
 from vmamba_zoo import cpu_allocator
 from vmamba_zoo.flops import count_flops
 
+from . import roofline
 from .models import create_model
 from .report import EXTRA_KEYS, RECORD_KEYS, format_measured
 
@@ -80,6 +86,9 @@ class Settings:
     repeats: int = 5
     min_repeat_time: float = 0.5
     runtimes: tuple[str, ...] = ("torch",)
+    # the peak's FMA units per core and clock (None: the default assumption, the machine's clock)
+    fma_units: int | None = None
+    clock_ghz: float | None = None
 
     def __post_init__(self) -> None:
         self.metrics = tuple(self.metrics)
@@ -112,6 +121,10 @@ class Settings:
             raise ValueError("warmup and min_repeat_time must not be negative")
         if self.threads is not None and self.threads < 1:
             raise ValueError(f"threads must be at least 1, got {self.threads}")
+        if self.fma_units is not None and self.fma_units < 1:
+            raise ValueError(f"fma_units must be at least 1, got {self.fma_units}")
+        if self.clock_ghz is not None and not (math.isfinite(self.clock_ghz) and self.clock_ghz > 0):
+            raise ValueError(f"clock_ghz must be a positive number of GHz, got {self.clock_ghz}")
         try:
             device = torch.device(self.device)
         except (RuntimeError, TypeError):
@@ -291,11 +304,21 @@ def benchmark_model(
         runtime=runtime,
     )
     say = progress or (lambda message: None)
+    if settings.dtype_name == "bfloat16":
+        record["bf16_native"], note = roofline.bf16_support(settings.device)
+        if not record["bf16_native"]:
+            record["warning"] = note
+            say(f"warning: {note}")
+    peak = roofline.machine_peak(
+        settings.device, settings.dtype_name, record["threads"], settings.fma_units, settings.clock_ghz,
+    )
+    record.update(peak_gmac_per_s=peak.gmac_per_s, peak_basis=peak.basis)
     try:
         _measure(name, settings, device, record, say, runtime, onnx_file)
     except Exception as exc:  # one broken model must not stop the comparison
         record["error"] = f"{type(exc).__name__}: {exc}"
         say(f"failed: {record['error']}")
+    record.update(roofline.achieved_rates(record, peak))
     return record
 
 

@@ -20,7 +20,9 @@ EXTRA_KEYS = (
     "throughput_min", "throughput_max", "latency_ms_min", "latency_ms_max", "train_throughput",
     "train_throughput_min", "train_throughput_max", "train_peak_memory_mb", "channels_last",
     "threads", "scan_backend", "malloc", "machine", "torch", "timm", "date", "error", "runtime",
-    "runtime_version",
+    "runtime_version", "gmac_per_s", "peak_fraction", "latency_gmac_per_s", "latency_peak_fraction",
+    "train_gmac_per_s", "train_peak_fraction", "peak_gmac_per_s", "peak_basis", "bf16_native",
+    "warning",
 )
 
 # Name prefixes of the models every other model is compared with at equal FLOPs: the
@@ -82,6 +84,24 @@ def settings_line(records: Sequence[dict]) -> str:
     )
 
 
+def peak_line(records: Sequence[dict]) -> str:
+    """The unit of the rate columns and the machine's peak (or why it is "n/a")."""
+    if not records:
+        return ""
+    r = records[0]
+    peak = r.get("peak_gmac_per_s")
+    basis = r.get("peak_basis") or "n/a: not computed"
+    where = f"{peak:.1f} GMAC/s = {basis}" if peak else basis
+    return ("rates in GMAC/s: fvcore multiply-adds per image x img/s (1 MAC = 2 FLOP; training "
+            f"counted as 3x the forward); peak {where}")
+
+
+def _percent(record: dict, key: str) -> str:
+    if not record.get("peak_gmac_per_s"):
+        return "n/a"
+    return _fmt(record.get(key) and 100 * record[key], ".0f") + ("%" if record.get(key) else "")
+
+
 def format_table(records: Sequence[dict], reference: str | None = None) -> str:
     """A plain-text table; ``reference`` (default: :func:`default_reference`) gives the ×ref column
     and every non-baseline model is also compared with the Swin/ConvNeXt of nearest FLOPs."""
@@ -96,6 +116,7 @@ def format_table(records: Sequence[dict], reference: str | None = None) -> str:
     several = len(runtimes) > 1 or runtimes[0] not in (None, "torch")
     headers = [
         "model", "params(M)", "GFLOPs", "img/s", "latency(ms)", "train img/s", "peak MiB",
+        "GMAC/s", "% of peak", "train GMAC/s", "train % of peak",
         f"x {reference or 'ref'}", "vs equal-FLOPs Swin/ConvNeXt",
     ]
     if several:
@@ -117,7 +138,10 @@ def format_table(records: Sequence[dict], reference: str | None = None) -> str:
             format_measured(r["throughput"]) + format_spread(r, "throughput"),
             format_measured(r["latency_ms"]) + format_spread(r, "latency_ms"),
             format_measured(r["train_throughput"]) + format_spread(r, "train_throughput"),
-            _fmt(r["peak_memory_mb"], ".0f"), _fmt(ratio, ".2f"), versus,
+            _fmt(r["peak_memory_mb"], ".0f"),
+            format_measured(r.get("gmac_per_s")), _percent(r, "peak_fraction"),
+            format_measured(r.get("train_gmac_per_s")), _percent(r, "train_peak_fraction"),
+            _fmt(ratio, ".2f"), versus,
         ]
         if several:
             eager = throughput_of(r["model"], "torch")
@@ -125,7 +149,8 @@ def format_table(records: Sequence[dict], reference: str | None = None) -> str:
             row[1:1] = [r.get("runtime") or "torch", _fmt(speedup, ".2f")]
         rows.append(row)
     widths = [max(len(str(row[i])) for row in rows + [headers]) for i in range(len(headers))]
-    lines = [settings_line(records)]
+    lines = [settings_line(records), peak_line(records)]
+    lines += [f"warning: {w}" for w in dict.fromkeys(r["warning"] for r in records if r.get("warning"))]
     left = {0, len(headers) - 1, 1 if several else 0}
     for row in [headers, ["-" * w for w in widths]] + rows:
         cells = [str(c).ljust(w) if i in left else str(c).rjust(w)
