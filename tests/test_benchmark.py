@@ -4,6 +4,7 @@ formats, and the reports. Runs on timm's tiny test models; no wall-clock thresho
 from __future__ import annotations
 
 import csv
+import dataclasses
 import importlib.util
 import io
 import json
@@ -99,6 +100,9 @@ def test_bf16_autocast_and_channels_last_run():
     record = benchmark.benchmark_model("convnext_atto", settings)
     assert record["error"] is None and record["throughput"] > 0
     assert record["dtype"] == "bfloat16" and record["channels_last"] is True
+    native, note = benchmark.bf16_support("cpu")
+    assert record["bf16_native"] is native
+    assert record["warning"] == (None if native else note)
 
 
 def test_cpu_peak_memory_sees_the_allocations_of_the_step():
@@ -206,3 +210,116 @@ def test_published_numbers_cite_their_sources():
     assert published.family_of("resvmamba_small").key == "resvmamba"
     assert published.family_of("efficientvmamba_tiny").key == "efficientvmamba"
     assert published.family_of("vmamba_tiny_v0").key == "vmamba"
+
+
+# A machine described by hand: the peak's arithmetic does not depend on the one running the tests.
+XEON = benchmark.CpuInfo(
+    flags=frozenset({"avx2", "fma", "avx512f"}), capability="AVX512", clock_ghz=2.5,
+    clock_source="test", physical_cores=4, onednn_bf16=True,
+)
+
+
+def test_peak_is_cores_times_lanes_times_fma_units_times_clock():
+    peak = benchmark.machine_peak("cpu", "float32", 2, cpu=XEON)
+    assert peak.gmac_per_s == pytest.approx(2 * 16 * benchmark.DEFAULT_FMA_UNITS * 2.5)
+    assert "16 f32 lanes (AVX512)" in peak.basis and "(assumed)" in peak.basis
+    # threads beyond the physical cores add no FMA units
+    assert benchmark.machine_peak("cpu", "float32", 8, cpu=XEON).gmac_per_s == pytest.approx(4 * 16 * 2 * 2.5)
+    avx2 = dataclasses.replace(XEON, capability="AVX2")
+    assert benchmark.machine_peak("cpu", "float32", 1, cpu=avx2).gmac_per_s == pytest.approx(8 * 2 * 2.5)
+    # the overrides replace the assumption and the clock read from the machine
+    given = benchmark.machine_peak("cpu", "float32", 2, fma_units=1, clock_ghz=3.0, cpu=XEON)
+    assert given.gmac_per_s == pytest.approx(2 * 16 * 1 * 3.0)
+    assert "1 FMA units (given)" in given.basis and "3.00 GHz (given)" in given.basis
+
+
+def test_bf16_peak_follows_the_native_support():
+    emulated = benchmark.machine_peak("cpu", "bfloat16", 2, cpu=XEON)
+    assert emulated.gmac_per_s == benchmark.machine_peak("cpu", "float32", 2, cpu=XEON).gmac_per_s
+    assert "emulated" in emulated.basis
+    avx512_bf16 = dataclasses.replace(XEON, flags=XEON.flags | {"avx512_bf16"})
+    assert benchmark.machine_peak("cpu", "bfloat16", 2, cpu=avx512_bf16).gmac_per_s == pytest.approx(2 * 32 * 2 * 2.5)
+    amx = dataclasses.replace(avx512_bf16, flags=avx512_bf16.flags | {"amx_bf16", "amx_tile"})
+    peak = benchmark.machine_peak("cpu", "bfloat16", 2, cpu=amx)
+    assert peak.gmac_per_s == pytest.approx(2 * 512 * 2.5) and "AMX" in peak.basis
+    # the flags without oneDNN's bfloat16 are no native support
+    no_onednn = dataclasses.replace(amx, onednn_bf16=False)
+    assert benchmark.bf16_support("cpu", amx)[0] and not benchmark.bf16_support("cpu", no_onednn)[0]
+    native, note = benchmark.bf16_support("cpu", XEON)
+    assert not native and "no native bfloat16" in note
+
+
+@pytest.mark.parametrize(
+    "device, cpu, reason",
+    [
+        ("cuda", XEON, "GPU"),
+        ("cpu", dataclasses.replace(XEON, capability="DEFAULT"), "'DEFAULT'"),
+        ("cpu", dataclasses.replace(XEON, clock_ghz=None), "--clock-ghz"),
+    ],
+)
+def test_unknown_peak_is_not_available(device, cpu, reason):
+    peak = benchmark.machine_peak(device, "float32", 2, cpu=cpu)
+    assert peak.gmac_per_s is None and peak.basis.startswith("n/a") and reason in peak.basis
+
+
+def test_achieved_rates_from_a_fixed_record():
+    record = _fake("vmamba_tiny_s1l8", 4.9, 30.0)
+    record.update(latency_ms=50.0, train_throughput=15.0)
+    peak = benchmark.Peak(160.0, "test")
+    rates = benchmark.achieved_rates(record, peak)
+    assert rates["gmac_per_s"] == pytest.approx(4.9 * 30.0)
+    assert rates["peak_fraction"] == pytest.approx(4.9 * 30.0 / 160.0)
+    assert rates["latency_gmac_per_s"] == pytest.approx(4.9 / 0.05)
+    assert rates["train_gmac_per_s"] == pytest.approx(3 * 4.9 * 15.0)  # forward + backward
+    assert rates["train_peak_fraction"] == pytest.approx(3 * 4.9 * 15.0 / 160.0)
+    unknown = benchmark.achieved_rates(record, benchmark.Peak(None, "n/a: test"))
+    assert unknown["gmac_per_s"] == pytest.approx(4.9 * 30.0) and unknown["peak_fraction"] is None
+
+    record.update(rates, peak_gmac_per_s=160.0, peak_basis="test")
+    line = next(line for line in benchmark.format_table([record]).splitlines() if line.startswith("vmamba"))
+    assert "147.0" in line and " 92%" in line and "220.5" in line and "138%" in line
+    record.update(unknown, peak_gmac_per_s=None, peak_basis="n/a: test", train_peak_fraction=None)
+    table = benchmark.format_table([record])
+    assert "peak n/a: test" in table and "GMAC/s" in table.splitlines()[1]
+    line = next(line for line in table.splitlines() if line.startswith("vmamba"))
+    assert line.count("n/a") == 2 and "%" not in line
+
+
+def test_cli_peak_overrides_and_their_checks(tmp_path, capsys):
+    tool = _load_tool("benchmark")
+    out = tmp_path / "bench.json"
+    args = ["--model", "test_vit", "-b", "2", "--img-size", "64", "--threads", "1", "--warmup", "0",
+            "--repeats", "1", "--min-repeat-time", "0", "--quiet", "--metrics", "flops,throughput",
+            "--fma-units", "1", "--clock-ghz", "1.5", "--format", "json", "--out", str(out)]
+    assert tool.main(args) == 0
+    (record,) = json.loads(out.read_text())
+    lanes = {"AVX512": 16, "AVX2": 8}.get(torch.backends.cpu.get_cpu_capability())
+    assert record["gmac_per_s"] == pytest.approx(record["gflops"] * record["throughput"])
+    if lanes is None:  # an ISA whose lanes are not known: no made-up peak
+        assert record["peak_gmac_per_s"] is None and record["peak_basis"].startswith("n/a")
+    else:
+        assert record["peak_gmac_per_s"] == pytest.approx(lanes * 1 * 1.5)
+        assert record["peak_fraction"] == pytest.approx(record["gmac_per_s"] / (lanes * 1.5))
+    capsys.readouterr()
+    for option, value, message in [("--fma-units", "0", "fma_units"), ("--clock-ghz", "-2", "clock_ghz")]:
+        bad = args[:-2] + [option, value]
+        assert tool.main(bad) == 2
+        assert message in capsys.readouterr().err
+
+
+def test_bf16_without_native_support_says_so(monkeypatch, capsys):
+    no_bf16 = dataclasses.replace(XEON, capability=torch.backends.cpu.get_cpu_capability())
+    monkeypatch.setattr(benchmark.CpuInfo, "detect", classmethod(lambda cls: no_bf16))
+    settings = benchmark.Settings(metrics=("throughput",), dtype="bf16", **FAST)
+    record = benchmark.benchmark_model("convnext_atto", settings)
+    assert record["error"] is None and record["throughput"] > 0
+    assert record["bf16_native"] is False and "no native bfloat16" in record["warning"]
+    assert "emulated" in record["peak_basis"] or record["peak_gmac_per_s"] is None
+    assert f"warning: {record['warning']}" in benchmark.format_table([record])
+    tool = _load_tool("benchmark")
+    assert tool.main(["--model", "convnext_atto", "--dtype", "bf16", "-b", "2", "--img-size", "64",
+                      "--threads", "1", "--warmup", "0", "--repeats", "1", "--min-repeat-time", "0",
+                      "--quiet", "--metrics", "throughput"]) == 0
+    out, err = capsys.readouterr()
+    assert "warning:" in err and "no native bfloat16" in err  # even with --quiet
+    assert "warning:" in out  # and in the table
