@@ -97,9 +97,11 @@ def peak_line(records: Sequence[dict]) -> str:
 
 
 def _percent(record: dict, key: str) -> str:
+    """``key``'s fraction of the peak in percent; "n/a" where the peak is not known."""
     if not record.get("peak_gmac_per_s"):
         return "n/a"
-    return _fmt(record.get(key) and 100 * record[key], ".0f") + ("%" if record.get(key) else "")
+    fraction = record.get(key)
+    return "-" if fraction is None else f"{100 * fraction:.0f}%"
 
 
 def format_table(records: Sequence[dict], reference: str | None = None) -> str:

@@ -111,7 +111,7 @@ def bf16_support(device: str = "cpu", cpu: CpuInfo | None = None) -> tuple[bool,
     found = [flag for flag in NATIVE_BF16_FLAGS if flag in cpu.flags]
     if not found:
         return False, ("this CPU has no native bfloat16 (no avx512_bf16 / amx_bf16 flag in "
-                       "/proc/cpuinfo): bf16 is emulated in float32 and usually slower than float32")
+                       "/proc/cpuinfo): bf16 is emulated, its timings are not those of native bf16")
     if not cpu.onednn_bf16:
         return False, (f"the CPU has {', '.join(found)} but this torch's oneDNN does not run "
                        "bfloat16: bf16 is emulated")
