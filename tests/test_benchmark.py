@@ -278,6 +278,8 @@ def test_achieved_rates_from_a_fixed_record():
     record.update(rates, peak_gmac_per_s=160.0, peak_basis="test")
     line = next(line for line in benchmark.format_table([record]).splitlines() if line.startswith("vmamba"))
     assert "147.0" in line and " 92%" in line and "220.5" in line and "138%" in line
+    record.update(peak_fraction=0.0042)  # small fractions keep two digits
+    assert "0.42%" in benchmark.format_table([record])
     record.update(unknown, peak_gmac_per_s=None, peak_basis="n/a: test", train_peak_fraction=None)
     table = benchmark.format_table([record])
     assert "peak n/a: test" in table and "GMAC/s" in table.splitlines()[1]

@@ -101,7 +101,9 @@ def _percent(record: dict, key: str) -> str:
     if not record.get("peak_gmac_per_s"):
         return "n/a"
     fraction = record.get(key)
-    return "-" if fraction is None else f"{100 * fraction:.0f}%"
+    if fraction is None:
+        return "-"
+    return f"{100 * fraction:.0f}%" if fraction >= 0.1 else f"{100 * fraction:.2g}%"
 
 
 def format_table(records: Sequence[dict], reference: str | None = None) -> str:
