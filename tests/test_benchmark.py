@@ -230,7 +230,7 @@ def test_peak_is_cores_times_lanes_times_fma_units_times_clock():
     # the overrides replace the assumption and the clock read from the machine
     given = benchmark.machine_peak("cpu", "float32", 2, fma_units=1, clock_ghz=3.0, cpu=XEON)
     assert given.gmac_per_s == pytest.approx(2 * 16 * 1 * 3.0)
-    assert "1 FMA units (given)" in given.basis and "3.00 GHz (given)" in given.basis
+    assert "1 FMA unit (given)" in given.basis and "3.00 GHz (given)" in given.basis
 
 
 def test_bf16_peak_follows_the_native_support():

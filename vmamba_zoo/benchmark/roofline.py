@@ -58,7 +58,6 @@ class CpuInfo:
     physical_cores: int | None = None
     onednn_bf16: bool = False  # this torch's oneDNN runs bfloat16 on this CPU
 
-
     @classmethod
     def detect(cls) -> CpuInfo:
         blocks = _cpuinfo_blocks()
@@ -80,9 +79,17 @@ class CpuInfo:
         return cls(
             flags=frozenset(flags), capability=torch.backends.cpu.get_cpu_capability(),
             clock_ghz=clock, clock_source=source, physical_cores=len(cores) or None,
-            onednn_bf16=bool(torch.backends.mkldnn.is_available()
-                             and torch.ops.mkldnn._is_mkldnn_bf16_supported()),
+            onednn_bf16=_onednn_runs_bf16(),
         )
+
+
+def _onednn_runs_bf16() -> bool:
+    if not torch.backends.mkldnn.is_available():
+        return False
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):  # a torch without this check: the CPU flags decide
+        return True
 
 
 def _cpuinfo_blocks() -> list[dict[str, str]]:
@@ -146,7 +153,7 @@ def machine_peak(
     if cpu.physical_cores:
         cores = min(cores, cpu.physical_cores)
     units = fma_units if fma_units is not None else DEFAULT_FMA_UNITS
-    units_text = f"{units} FMA units{' (given)' if fma_units is not None else ' (assumed)'}"
+    units_text = f"{units} FMA unit{'s' if units != 1 else ''} ({'given' if fma_units is not None else 'assumed'})"
     clock_text = f"{clock:.2f} GHz ({clock_source})"
     if dtype == "bfloat16" and bf16_support("cpu", cpu)[0]:
         if "amx_bf16" in cpu.flags:
