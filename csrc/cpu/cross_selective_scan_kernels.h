@@ -5,8 +5,8 @@
 // The unfused chain writes the K scanned sequences (K copies of the map, channel-major), their
 // Δ (another K copies), the scan outputs (K more) and then sums them back. Here the map stays
 // where it is, (batch, P, C) with channels contiguous: a task owns W consecutive channels of
-// one image (W = SIMD lanes), walks each direction's route through the pixels, and gathers
-// u = x[pixel, c0 : c0 + W] with one vector load. B, C and the low-rank Δ input come from
+// one image (W = kCrossScanVecs SIMD vectors), walks each direction's route through the pixels,
+// and gathers u = x[pixel, c0 : c0 + W] with vector loads. B, C and the low-rank Δ input come from
 // x_dbl, the per-pixel projections (padding positions of a route read zeros, as the unfused
 // chain's zero padding does). Δ = dt_weight · x_dbl[:R] is formed in registers, and every
 // direction adds C·h + D·u into the output row of the pixel it visited, so the K outputs are
@@ -45,87 +45,117 @@ Vec<T> gather_param(const T* src, int64_t row0, int lanes, int64_t stride, int64
   return v;
 }
 
-// State-size dependent storage of one direction's A and h: fixed arrays the compiler keeps in
-// registers when N is a compile-time constant (kState > 0), heap vectors otherwise.
+// Vectors of channels a task advances together at each step. One step's latency (the route,
+// the Δ projection, softplus, the decays, the update) is long, and the steps only overlap as far
+// as the out-of-order window reaches: two vectors per step give the 256-bit and 128-bit paths
+// the independent work that one 512-bit vector gives the avx512 path, and share the per-step
+// scalar work (route, pointers, broadcasts of x_dbl) between them.
+constexpr int kCrossScanVecs = VMAMBA_ZOO_ISA_AVX512 ? 1 : 2;
+
+// State-size dependent storage of one direction's A and h, kCrossScanVecs vectors per state (index
+// n * kCrossScanVecs + j): fixed arrays the compiler keeps in registers when N is a compile-time
+// constant (kState > 0), heap vectors otherwise.
 template <typename T, int kState>
 struct StateVectors {
-  Vec<T> A[kState], h[kState];
+  Vec<T> A[kState * kCrossScanVecs], h[kState * kCrossScanVecs];
   explicit StateVectors(int64_t) {}
 };
 
 template <typename T>
 struct StateVectors<T, 0> {
   simd::VecArray<T> A, h;
-  explicit StateVectors(int64_t n) : A(n), h(n) {}
+  explicit StateVectors(int64_t n) : A(n * kCrossScanVecs), h(n * kCrossScanVecs) {}
 };
 
 // One direction of one task: channels [cx, cx + lanes) of image b, direction k, whose
-// parameters are rows [cp, cp + lanes) of the (K * Dk) parameter tables.
+// parameters are rows [cp, cp + lanes) of the (K * Dk) parameter tables; vector j holds
+// channels [j * W, (j + 1) * W) of them (none when lanes <= j * W: it computes zeros).
 template <typename T, int kState>
 void scan_direction(const CrossScanArgs<T>& p, int64_t b, int64_t k, int64_t cx, int64_t cp, int lanes,
                     Vec<T>* dt_w) {
+  constexpr int W = simd::kLanes<T>;
+  constexpr int V = kCrossScanVecs;
   const int64_t R = p.rank;
   const int64_t N = kState > 0 ? kState : p.state;
+  int vl[V];  // lanes of vector j
+  for (int j = 0; j < V; ++j) vl[j] = std::clamp(lanes - j * W, 0, W);
   StateVectors<T, kState> s(N);
-  for (int64_t r = 0; r < R; ++r) dt_w[r] = gather_param(p.dt_weight, cp, lanes, R, r);
+  for (int64_t r = 0; r < R; ++r)
+    for (int j = 0; j < V; ++j) dt_w[r * V + j] = gather_param(p.dt_weight, cp + j * W, vl[j], R, r);
   constexpr T kLog2e = static_cast<T>(1.4426950408889634);
   for (int64_t n = 0; n < N; ++n) {
-    s.A[n] = gather_param(p.A, cp, lanes, N, n) * kLog2e;  // decays are 2^(Δ·A·log2 e)
-    s.h[n] = Vec<T>{};
+    for (int j = 0; j < V; ++j) {
+      s.A[n * V + j] = gather_param(p.A, cp + j * W, vl[j], N, n) * kLog2e;  // decays are 2^(Δ·A·log2 e)
+      s.h[n * V + j] = Vec<T>{};
+    }
   }
-  const Vec<T> bias = gather_param(p.dt_bias, cp, lanes, 1, 0);
-  const Vec<T> D = gather_param(p.D, cp, lanes, 1, 0);
+  Vec<T> bias[V], D[V];
+  for (int j = 0; j < V; ++j) {
+    bias[j] = gather_param(p.dt_bias, cp + j * W, vl[j], 1, 0);
+    D[j] = gather_param(p.D, cp + j * W, vl[j], 1, 0);
+  }
   const int32_t* route = p.route + k * p.length;
   const T* x_img = p.x + b * p.pixels * p.channels + cx;
   T* y_img = p.y + b * p.pixels * p.channels + cx;
   const T* dbl_img = p.x_dbl + k * p.dbl_dir_stride + b * p.pixels * p.dbl_pix_stride;
   for (int64_t l = 0; l < p.length; ++l) {
     const int64_t pix = route[l];
-    Vec<T> raw = bias;
+    Vec<T> dt[V], unused;
     if (pix < 0) {
       // padding: u = 0 and a zero projection, but the state still decays by exp(Δ(bias) A)
-      Vec<T> dt = raw, unused;
-      if (p.softplus) simd::softplus<T, false>(raw, dt, unused);
-      for (int64_t n = 0; n < N; ++n) s.h[n] = simd::exp2<T>(dt * s.A[n]) * s.h[n];
+      for (int j = 0; j < V; ++j) {
+        dt[j] = bias[j];
+        if (p.softplus) simd::softplus<T, false>(bias[j], dt[j], unused);
+        for (int64_t n = 0; n < N; ++n) s.h[n * V + j] = simd::exp2<T>(dt[j] * s.A[n * V + j]) * s.h[n * V + j];
+      }
       continue;
     }
     const T* dbl = dbl_img + pix * p.dbl_pix_stride;
-    // Δ's low-rank projection in four independent sums: one chain of R dependent FMAs (R up
-    // to 64) would be longer than the rest of the step
-    Vec<T> part[4] = {raw, Vec<T>{}, Vec<T>{}, Vec<T>{}};
+    // Δ's low-rank projection in four independent sums per vector: one chain of R dependent
+    // FMAs (R up to 64) would be longer than the rest of the step
+    Vec<T> part[V][4];
+    for (int j = 0; j < V; ++j) part[j][0] = bias[j], part[j][1] = part[j][2] = part[j][3] = Vec<T>{};
     int64_t r = 0;
     for (; r + 4 <= R; r += 4)
-      for (int j = 0; j < 4; ++j) part[j] += dt_w[r + j] * dbl[r + j];
-    for (; r < R; ++r) part[0] += dt_w[r] * dbl[r];
-    raw = (part[0] + part[1]) + (part[2] + part[3]);
-    Vec<T> dt = raw, unused;
-    if (p.softplus) simd::softplus<T, false>(raw, dt, unused);
-    const Vec<T> u = load_lanes(x_img + pix * p.channels, lanes);
-    const Vec<T> dtu = dt * u;
+      for (int i = 0; i < 4; ++i)
+        for (int j = 0; j < V; ++j) part[j][i] += dt_w[(r + i) * V + j] * dbl[r + i];
+    for (; r < R; ++r)
+      for (int j = 0; j < V; ++j) part[j][0] += dt_w[r * V + j] * dbl[r];
+    Vec<T> u[V], dtu[V], out[V];
+    for (int j = 0; j < V; ++j) {
+      const Vec<T> raw = (part[j][0] + part[j][1]) + (part[j][2] + part[j][3]);
+      dt[j] = raw;
+      if (p.softplus) simd::softplus<T, false>(raw, dt[j], unused);
+      u[j] = load_lanes(x_img + pix * p.channels + j * W, vl[j]);
+      dtu[j] = dt[j] * u[j];
+      out[j] = D[j] * u[j];
+    }
     const T* Bl = dbl + R;
     const T* Cl = Bl + N;
-    Vec<T> out = D * u;
     // unrolled: rolled, GCC splits this into a loop of decays through memory and a loop of
-    // updates (measured)
+    // updates
 #pragma GCC unroll 16
     for (int64_t n = 0; n < N; ++n) {
-      s.h[n] = simd::exp2<T>(dt * s.A[n]) * s.h[n] + dtu * Bl[n];
-      out += s.h[n] * Cl[n];
+      for (int j = 0; j < V; ++j) {
+        Vec<T>& h = s.h[n * V + j];
+        h = simd::exp2<T>(dt[j] * s.A[n * V + j]) * h + dtu[j] * Bl[n];
+        out[j] += h * Cl[n];
+      }
     }
-    add_lanes(y_img + pix * p.channels, out, lanes);
+    for (int j = 0; j < V; ++j) add_lanes(y_img + pix * p.channels + j * W, out[j], vl[j]);
   }
 }
 
 template <typename T, int kState>
 void run_task(const CrossScanArgs<T>& p, int64_t task) {
-  constexpr int W = simd::kLanes<T>;
+  constexpr int W = simd::kLanes<T> * kCrossScanVecs;  // channels per task
   const int64_t nblk = p.blocks();
   const int64_t blk = task % nblk;
   const int64_t rest = task / nblk;
   const int64_t b = p.grouped ? rest / p.K : rest;
   const int64_t k_begin = p.grouped ? rest % p.K : 0;
   const int lanes = static_cast<int>(std::min<int64_t>(W, p.dir_channels - blk * W));
-  simd::VecArray<T> dt_w(p.rank);
+  simd::VecArray<T> dt_w(p.rank * kCrossScanVecs);
   for (int64_t k = k_begin; k < k_begin + p.directions_per_task(); ++k) {
     const int64_t cd = blk * W;  // channel within the direction's Dk
     const int64_t cx = (p.grouped ? k * p.dir_channels : 0) + cd;
