@@ -47,7 +47,7 @@ at::Tensor cross_selective_scan_fwd(const at::Tensor& x, const at::Tensor& x_dbl
         x.data_ptr<scalar_t>(), x_dbl.data_ptr<scalar_t>(), route.data_ptr<int32_t>(),
         dt_weight.data_ptr<scalar_t>(), dt_bias.data_ptr<scalar_t>(), A.data_ptr<scalar_t>(),
         D.data_ptr<scalar_t>(), y.data_ptr<scalar_t>(), batch, P, C, K, route.size(1), Dk, R, N,
-        x_dbl.stride(0), x_dbl.stride(1), grouped, softplus, kernels.cross_scan_lanes};
+        x_dbl.stride(0), x_dbl.stride(1), grouped, softplus, kernels.lanes};
     kernels.cross_selective_scan_fwd(p);
   });
   return y;

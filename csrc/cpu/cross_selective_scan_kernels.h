@@ -5,7 +5,7 @@
 // The unfused chain writes the K scanned sequences (K copies of the map, channel-major), their
 // Δ (another K copies), the scan outputs (K more) and then sums them back. Here the map stays
 // where it is, (batch, P, C) with channels contiguous: a task owns W consecutive channels of
-// one image (W = kCrossScanVecs SIMD vectors), walks each direction's route through the pixels,
+// one image (W = one or two SIMD vectors of them), walks each direction's route through the pixels,
 // and gathers u = x[pixel, c0 : c0 + W] with vector loads. B, C and the low-rank Δ input come from
 // x_dbl, the per-pixel projections (padding positions of a route read zeros, as the unfused
 // chain's zero padding does). Δ = dt_weight · x_dbl[:R] is formed in registers, and every
@@ -45,41 +45,38 @@ Vec<T> gather_param(const T* src, int64_t row0, int lanes, int64_t stride, int64
   return v;
 }
 
-// Vectors of channels a task advances together at each step. One step's latency (the route,
-// the Δ projection, softplus, the decays, the update) is long, and the steps only overlap as far
-// as the out-of-order window reaches: two vectors per step give the 256-bit and 128-bit paths
-// the independent work that one 512-bit vector gives the avx512 path, and share the per-step
-// scalar work (route, pointers, broadcasts of x_dbl) between them.
-constexpr int kCrossScanVecs = VMAMBA_ZOO_ISA_AVX512 ? 1 : 2;
-
-// State-size dependent storage of one direction's A and h, kCrossScanVecs vectors per state (index
-// n * kCrossScanVecs + j): fixed arrays the compiler keeps in registers when N is a compile-time
+// State-size dependent storage of one direction's A and h, kVecs vectors per state (index
+// n * kVecs + j): fixed arrays the compiler keeps in registers when N is a compile-time
 // constant (kState > 0), heap vectors otherwise.
-template <typename T, int kState>
+template <typename T, int kState, int kVecs>
 struct StateVectors {
-  Vec<T> A[kState * kCrossScanVecs], h[kState * kCrossScanVecs];
+  Vec<T> A[kState * kVecs], h[kState * kVecs];
   explicit StateVectors(int64_t) {}
 };
 
-template <typename T>
-struct StateVectors<T, 0> {
+template <typename T, int kVecs>
+struct StateVectors<T, 0, kVecs> {
   simd::VecArray<T> A, h;
-  explicit StateVectors(int64_t n) : A(n * kCrossScanVecs), h(n * kCrossScanVecs) {}
+  explicit StateVectors(int64_t n) : A(n * kVecs), h(n * kVecs) {}
 };
 
 // One direction of one task: channels [cx, cx + lanes) of image b, direction k, whose
-// parameters are rows [cp, cp + lanes) of the (K * Dk) parameter tables; vector j holds
-// channels [j * W, (j + 1) * W) of them (none when lanes <= j * W: it computes zeros).
-template <typename T, int kState>
+// parameters are rows [cp, cp + lanes) of the (K * Dk) parameter tables. The task advances kVecs
+// vectors of channels together at each step: a step (route, Δ projection, softplus, decays,
+// update) has a long latency and steps overlap only as far as the out-of-order window reaches,
+// so a second vector's independent work runs in the shadow of the first's, and the per-step
+// scalar work (route, pointers, broadcasts of x_dbl) is shared. Vector j holds channels
+// [j * W, (j + 1) * W) (none when lanes <= j * W: it computes zeros).
+template <typename T, int kState, int kVecs>
 void scan_direction(const CrossScanArgs<T>& p, int64_t b, int64_t k, int64_t cx, int64_t cp, int lanes,
                     Vec<T>* dt_w) {
   constexpr int W = simd::kLanes<T>;
-  constexpr int V = kCrossScanVecs;
+  constexpr int V = kVecs;
   const int64_t R = p.rank;
   const int64_t N = kState > 0 ? kState : p.state;
   int vl[V];  // lanes of vector j
   for (int j = 0; j < V; ++j) vl[j] = std::clamp(lanes - j * W, 0, W);
-  StateVectors<T, kState> s(N);
+  StateVectors<T, kState, V> s(N);
   for (int64_t r = 0; r < R; ++r)
     for (int j = 0; j < V; ++j) dt_w[r * V + j] = gather_param(p.dt_weight, cp + j * W, vl[j], R, r);
   constexpr T kLog2e = static_cast<T>(1.4426950408889634);
@@ -146,34 +143,53 @@ void scan_direction(const CrossScanArgs<T>& p, int64_t b, int64_t k, int64_t cx,
   }
 }
 
-template <typename T, int kState>
+template <typename T, int kState, int kVecs>
 void run_task(const CrossScanArgs<T>& p, int64_t task) {
-  constexpr int W = simd::kLanes<T> * kCrossScanVecs;  // channels per task
+  const int64_t W = p.lanes;  // channels per task: kVecs vectors
   const int64_t nblk = p.blocks();
   const int64_t blk = task % nblk;
   const int64_t rest = task / nblk;
   const int64_t b = p.grouped ? rest / p.K : rest;
   const int64_t k_begin = p.grouped ? rest % p.K : 0;
   const int lanes = static_cast<int>(std::min<int64_t>(W, p.dir_channels - blk * W));
-  simd::VecArray<T> dt_w(p.rank * kCrossScanVecs);
+  simd::VecArray<T> dt_w(p.rank * kVecs);
   for (int64_t k = k_begin; k < k_begin + p.directions_per_task(); ++k) {
     const int64_t cd = blk * W;  // channel within the direction's Dk
     const int64_t cx = (p.grouped ? k * p.dir_channels : 0) + cd;
-    scan_direction<T, kState>(p, b, k, cx, k * p.dir_channels + cd, lanes, dt_w.data());
+    scan_direction<T, kState, kVecs>(p, b, k, cx, k * p.dir_channels + cd, lanes, dt_w.data());
   }
 }
 
-template <typename T>
-void cross_selective_scan_fwd(const CrossScanArgs<T>& p) {
+template <typename T, int kVecs>
+void run_tasks(const CrossScanArgs<T>& args) {
+  CrossScanArgs<T> p = args;
+  p.lanes = kVecs * simd::kLanes<T>;
   parallel_tasks(p.tasks(), p.task_cost(), [&](int64_t task) {
     // the state sizes of the released models get register-resident states
     if (p.state == 1)
-      run_task<T, 1>(p, task);
+      run_task<T, 1, kVecs>(p, task);
     else if (p.state == 16)
-      run_task<T, 16>(p, task);
+      run_task<T, 16, kVecs>(p, task);
     else
-      run_task<T, 0>(p, task);
+      run_task<T, 0, kVecs>(p, task);
   });
+}
+
+// Tasks of two vectors where the threads stay as busy as with one-vector tasks: a two-vector
+// task takes well under twice as long (scan_direction), which this rule takes as 3/2, so two
+// vectors are used unless the rounds of tasks per thread would then take longer.
+template <typename T>
+void cross_selective_scan_fwd(const CrossScanArgs<T>& p) {
+  CrossScanArgs<T> one = p, two = p;
+  one.lanes = simd::kLanes<T>;
+  two.lanes = 2 * simd::kLanes<T>;
+  const int64_t threads = parallel_threads(one.tasks(), one.task_cost());
+  const int64_t rounds_one = (one.tasks() + threads - 1) / threads;
+  const int64_t rounds_two = (two.tasks() + threads - 1) / threads;
+  if (3 * rounds_two <= 2 * rounds_one)
+    run_tasks<T, 2>(p);
+  else
+    run_tasks<T, 1>(p);
 }
 
 }  // namespace vmamba_zoo::cpu::VMAMBA_ZOO_ISA

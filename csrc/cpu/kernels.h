@@ -81,7 +81,7 @@ struct CrossScanArgs {
   int64_t dbl_dir_stride, dbl_pix_stride;
   bool grouped;  // direction k scans channels [k * Dk, (k + 1) * Dk) only; otherwise all C
   bool softplus;
-  int64_t lanes;  // channels per task of the path that runs (Kernels::cross_scan_lanes)
+  int64_t lanes;  // channels per task: set by the kernel (one or two SIMD vectors of them)
 
   int64_t blocks() const { return (dir_channels + lanes - 1) / lanes; }
   int64_t directions_per_task() const { return grouped ? 1 : K; }
@@ -102,7 +102,6 @@ struct StateFusionArgs {
 template <typename T>
 struct Kernels {
   int lanes;  // T elements per SIMD vector: the path's native register width (simd.h)
-  int cross_scan_lanes;  // channels per task of cross_selective_scan_fwd (CrossScanArgs::lanes)
   void (*scan_fwd)(const ScanArgs<T>&, T* y, T* last_state);
   void (*scan_bwd)(const ScanArgs<T>&, const T* dy, const T* dlast, const ScanGrads<T>&);
   void (*scan_states_fwd)(const ScanArgs<T>&, T* states);

@@ -14,8 +14,7 @@
 namespace vmamba_zoo::cpu::VMAMBA_ZOO_ISA {
 
 template <typename T>
-constexpr Kernels<T> kKernels{simd::kLanes<T>,       simd::kLanes<T> * kCrossScanVecs,
-                              &scan_fwd<T>,           &scan_bwd<T>,
+constexpr Kernels<T> kKernels{simd::kLanes<T>, &scan_fwd<T>,       &scan_bwd<T>,
                               &scan_states_fwd<T>, &scan_states_bwd<T>,
                               &cross_selective_scan_fwd<T>, &state_fusion_fwd<T>};
 

@@ -102,14 +102,41 @@ inline Vec<T> select(IVec<T> mask, Vec<T> a, Vec<T> b) {
   return mask ? a : b;
 }
 
+// min(a, b) = a < b ? a : b and max(a, b) = a > b ? a : b lane-wise (b where a is NaN): exactly
+// the x86 min / max instructions, which GCC does not make of these ternaries (it makes compares
+// and blends), so the 128- and 256-bit x86 paths name them.
 template <typename T>
 inline Vec<T> min(Vec<T> a, T b) {
+#if VMAMBA_ZOO_X86_PATHS && VMAMBA_ZOO_VEC_BYTES == 32
+  if constexpr (sizeof(T) == 4)
+    return (Vec<T>)_mm256_min_ps((__m256)a, _mm256_set1_ps(b));
+  else
+    return (Vec<T>)_mm256_min_pd((__m256d)a, _mm256_set1_pd(b));
+#elif VMAMBA_ZOO_X86_PATHS && VMAMBA_ZOO_VEC_BYTES == 16  // SSE2: in every x86-64
+  if constexpr (sizeof(T) == 4)
+    return (Vec<T>)_mm_min_ps((__m128)a, _mm_set1_ps(b));
+  else
+    return (Vec<T>)_mm_min_pd((__m128d)a, _mm_set1_pd(b));
+#else
   return a < b ? a : broadcast(b);
+#endif
 }
 
 template <typename T>
 inline Vec<T> max(Vec<T> a, T b) {
+#if VMAMBA_ZOO_X86_PATHS && VMAMBA_ZOO_VEC_BYTES == 32
+  if constexpr (sizeof(T) == 4)
+    return (Vec<T>)_mm256_max_ps((__m256)a, _mm256_set1_ps(b));
+  else
+    return (Vec<T>)_mm256_max_pd((__m256d)a, _mm256_set1_pd(b));
+#elif VMAMBA_ZOO_X86_PATHS && VMAMBA_ZOO_VEC_BYTES == 16
+  if constexpr (sizeof(T) == 4)
+    return (Vec<T>)_mm_max_ps((__m128)a, _mm_set1_ps(b));
+  else
+    return (Vec<T>)_mm_max_pd((__m128d)a, _mm_set1_pd(b));
+#else
   return a > b ? a : broadcast(b);
+#endif
 }
 
 // x limited to [lo, hi]; a NaN stays NaN (both comparisons are false for it), so that this is
@@ -375,7 +402,7 @@ inline Vec<float> log1p_over_t(Vec<float> t) {
 // (no log, no division; the scan kernels call this once per step); double: log(1 + e^x).
 template <typename T, bool kGrad>
 inline void softplus(Vec<T> x, Vec<T>& value, Vec<T>& grad) {
-  const auto above = x > static_cast<T>(20);
+  constexpr T kThreshold = 20;
   if constexpr (sizeof(T) == 4) {
     // -|x| by setting the sign bit; a NaN x gives a NaN t and so a NaN value
     IVec<T> bits;
@@ -384,13 +411,15 @@ inline void softplus(Vec<T> x, Vec<T>& value, Vec<T>& grad) {
     Vec<T> minus_abs;
     std::memcpy(&minus_abs, &bits, sizeof(bits));
     const Vec<T> t = exp2<T>(minus_abs * static_cast<T>(1.4426950408889634));
-    value = select<T>(above, x, max(x, static_cast<T>(0)) + t * log1p_over_t(t));
+    // above 20 this is x already: t * log1p_over_t(t) < 2.1e-9 is below half an ulp of x
+    value = max(x, static_cast<T>(0)) + t * log1p_over_t(t);
     if constexpr (kGrad) {
       const Vec<T> inv = static_cast<T>(1) / (t + static_cast<T>(1));
-      grad = select<T>(above, broadcast<T>(1), select<T>(x < 0, t * inv, inv));
+      grad = select<T>(x > kThreshold, broadcast<T>(1), select<T>(x < 0, t * inv, inv));
     }
   } else {
-    Vec<T> e = exp<T>(min(x, static_cast<T>(20)));
+    const auto above = x > kThreshold;
+    Vec<T> e = exp<T>(min(x, kThreshold));
     Vec<T> u = e + static_cast<T>(1);
     Vec<T> inv_u = static_cast<T>(1) / u;
     // log1p(e) = log(u) corrected by the rounding error of u = 1 + e.
