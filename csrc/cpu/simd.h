@@ -292,7 +292,7 @@ inline Vec<T> pow2_of_rounded(Vec<T> t) {
 
 // exp(x) lane-wise: x = k*ln2 + r with |r| <= ln2/2 (ln2 split in two for an exact k*ln2),
 // exp(r) by a polynomial, times 2^k. Accurate to about one ulp; 0 where the result is below about
-// 2^-126 (flushed: x below about -87.3 in float), +inf on overflow, NaN propagates.
+// 2^-126 (flushed: x below about -87 in float), +inf on overflow, NaN propagates.
 template <typename T>
 inline Vec<T> exp(Vec<T> x) {
   using Tr = VecTraits<T>;
