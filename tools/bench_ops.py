@@ -14,6 +14,11 @@ each backend is.
 
     python tools/bench_ops.py [--threads 2] [--batch 2] [--quick] [--loop both] [--json FILE]
     python tools/bench_ops.py --device cuda --batch 128 --loop none   # every GPU backend
+    python tools/bench_ops.py --backends cpu --cpu-isas all --loop none   # the CPU kernels' paths
+
+``--cpu-isas`` times the ``cpu`` backend once per instruction-set path of its kernels (rows
+``cpu:avx512``, ``cpu:avx2``, ``cpu:generic``), one path after the other at each cell, in one
+process: compare them within one run.
 
 On a GPU every timed call is followed by a synchronisation, so the times are kernel times plus
 launch overhead.
@@ -28,6 +33,7 @@ import statistics
 import time
 from collections.abc import Callable
 
+import contextlib
 import torch
 import torch.nn.functional as F
 
@@ -150,18 +156,39 @@ def cross_selective_scan_inputs(batch: int, width: int, side: int) -> dict:
     }
 
 
+@contextlib.contextmanager
+def _cpu_isa(backend: str):
+    """Runs the block with the ``cpu`` kernels on the path a ``cpu:<path>`` backend names."""
+    name, _, isa = backend.partition(":")
+    if not isa:
+        yield
+        return
+    from vmamba_zoo import _C
+
+    previous = _C.active_cpu_isa()
+    _C.set_cpu_isa(isa)
+    try:
+        yield
+    finally:
+        _C.set_cpu_isa(previous)
+
+
+def _op_backend(backend: str) -> str:
+    return backend.partition(":")[0]
+
+
 def cross_selective_scan_call(backend: str):
-    return lambda t: cross_selective_scan(**t, backend=backend)
+    return lambda t: cross_selective_scan(**t, backend=_op_backend(backend))
 
 
 def scan_call(backend: str):
     return lambda t: selective_scan(t["u"], t["delta"], t["A"], t["B"], t["C"], t["D"], t["delta_bias"],
-                                    delta_softplus=True, backend=backend)
+                                    delta_softplus=True, backend=_op_backend(backend))
 
 
 def states_call(backend: str):
     return lambda t: selective_scan_states(t["u"], t["delta"], t["A"], t["B"], t["delta_bias"],
-                                           delta_softplus=True, backend=backend)
+                                           delta_softplus=True, backend=_op_backend(backend))
 
 
 def _to(tensors: dict, device: torch.device) -> dict:
@@ -188,6 +215,9 @@ def main() -> None:
                         help="where the tensors live (cuda: the 'triton', 'cuda' and 'torch' backends)")
     parser.add_argument("--backends", default=None,
                         help="comma list of backends to time (default: every one available on the device)")
+    parser.add_argument("--cpu-isas", default=None, metavar="PATHS",
+                        help="time the cpu backend on each of these kernel paths (comma list of avx512, "
+                             "avx2, generic, or all: every path this CPU supports)")
     args = parser.parse_args()
     if args.backends is not None:
         args.backends = [b.strip() for b in args.backends.split(",") if b.strip()]
@@ -206,6 +236,18 @@ def main() -> None:
                if reason is not None and name in wanted}
     if not backends:
         parser.error(f"none of {wanted} runs on {device}: {skipped}")
+    if args.cpu_isas is not None:
+        if "cpu" not in backends:
+            parser.error("--cpu-isas times the cpu backend, which this run does not include")
+        from vmamba_zoo import _C
+
+        supported = _C.supported_cpu_isas()
+        isas = supported if args.cpu_isas == "all" else [i.strip() for i in args.cpu_isas.split(",") if i.strip()]
+        if not isas or any(i not in supported for i in isas):
+            parser.error(f"--cpu-isas takes a comma list of the paths this CPU supports ({', '.join(supported)}) "
+                         f"or all, got {args.cpu_isas!r}")
+        at = backends.index("cpu")
+        backends[at:at + 1] = [f"cpu:{i}" for i in isas]
     stages = 2 if args.quick else len(TINY_DIMS)
     where = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine()
     print(f"torch {torch.__version__}, {where}, "
@@ -229,18 +271,21 @@ def main() -> None:
         ys = {"ys": torch.randn(args.batch, DIRECTIONS, width, length, device=device)}
         css = _to(cross_selective_scan_inputs(args.batch, width, side), device)
         for backend in backends:
-            record("selective_scan", workload, shape, backend,
-                   *fwd_and_fwdbwd(scan_call(backend), inputs, scan_grads, repeats))
-            record("selective_scan_states", workload, shape, backend,
-                   *fwd_and_fwdbwd(states_call(backend), inputs, states_grads, repeats))
-            record("cross_scan", workload, f"x=({args.batch},{width},{side},{side})", backend,
-                   *fwd_and_fwdbwd(lambda t, b=backend: cross_scan(t["x"], "cross2d", backend=b), x, ("x",), repeats))
-            record("cross_merge", workload, f"ys=({args.batch},4,{width},{length})", backend,
-                   *fwd_and_fwdbwd(lambda t, b=backend, s=side: cross_merge(t["ys"], s, s, "cross2d", backend=b),
-                                   ys, ("ys",), repeats))
-            # forward: the fused kernel on "cpu"; forward + backward: the chain of the ops above
-            record("cross_selective_scan", workload, f"x=({args.batch},{side},{side},{width})", backend,
-                   *fwd_and_fwdbwd(cross_selective_scan_call(backend), css, tuple(css), repeats))
+            with _cpu_isa(backend):
+                record("selective_scan", workload, shape, backend,
+                       *fwd_and_fwdbwd(scan_call(backend), inputs, scan_grads, repeats))
+                record("selective_scan_states", workload, shape, backend,
+                       *fwd_and_fwdbwd(states_call(backend), inputs, states_grads, repeats))
+                op_backend = _op_backend(backend)
+                record("cross_scan", workload, f"x=({args.batch},{width},{side},{side})", backend,
+                       *fwd_and_fwdbwd(lambda t, b=op_backend: cross_scan(t["x"], "cross2d", backend=b),
+                                       x, ("x",), repeats))
+                record("cross_merge", workload, f"ys=({args.batch},4,{width},{length})", backend,
+                       *fwd_and_fwdbwd(lambda t, b=op_backend, s=side: cross_merge(t["ys"], s, s, "cross2d", backend=b),
+                                       ys, ("ys",), repeats))
+                # forward: the fused kernel on "cpu"; forward + backward: the chain of the ops above
+                record("cross_selective_scan", workload, f"x=({args.batch},{side},{side},{width})", backend,
+                       *fwd_and_fwdbwd(cross_selective_scan_call(backend), css, tuple(css), repeats))
 
     # The headline: stage-1 selective scan with 4 x 192 channels, every backend against the loop.
     headline = _to(scan_inputs(args.batch, DIRECTIONS, 192, 1, 56 * 56), device)
@@ -253,7 +298,10 @@ def main() -> None:
         # Alternate loop and backends so that a change in machine load hits both alike.
         for _ in range(loop_repeats):
             loop = fwd_and_fwdbwd(lambda t: LOOPS[loop_name](**t), headline, scan_grads, 1, warmup=0)
-            ours = {b: fwd_and_fwdbwd(scan_call(b), headline, scan_grads, repeats) for b in backends}
+            ours = {}
+            for b in backends:
+                with _cpu_isa(b):
+                    ours[b] = fwd_and_fwdbwd(scan_call(b), headline, scan_grads, repeats)
             rounds.append((loop, ours))
         loop_fwd = statistics.median(r[0][0] for r in rounds)
         loop_fwdbwd = statistics.median(r[0][1] for r in rounds)

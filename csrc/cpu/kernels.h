@@ -21,6 +21,7 @@
 #include <cstring>
 #include <limits>
 #include <new>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -80,7 +81,7 @@ struct CrossScanArgs {
   int64_t dbl_dir_stride, dbl_pix_stride;
   bool grouped;  // direction k scans channels [k * Dk, (k + 1) * Dk) only; otherwise all C
   bool softplus;
-  int64_t lanes;  // channels per SIMD vector of the path that runs (Kernels::lanes)
+  int64_t lanes;  // channels per task: set by the kernel (one or two SIMD vectors of them)
 
   int64_t blocks() const { return (dir_channels + lanes - 1) / lanes; }
   int64_t directions_per_task() const { return grouped ? 1 : K; }
