@@ -10,7 +10,7 @@
 # class count differs from 1000. The recipe is a conventional short fine-tune (not from a paper):
 # 30 epochs, 1 GPU x 64, AdamW LR 1e-4 per 64 images (`--cfg-options auto_scale_lr.enable=True`
 # rescales it to the batch used), wd 0.05 (not for 1-D parameters and biases), 2 warm-up epochs,
-# cosine to 1e-6, grad-clip 5.0, AMP (on a CPU: `--cfg-options optim_wrapper.type=OptimWrapper`),
+# cosine to 1e-6, grad-clip 5.0, AMP (tools/train.py trains it in float32 where there is no GPU),
 # EMA 0.9999, the Swin / VMamba augmentations (RandAugment, random erasing 0.25, mixup 0.8 /
 # cutmix 1.0, label smoothing 0.1) and drop path 0.1. For small datasets consider weaker mixup.
 _base_ = [
