@@ -20,17 +20,7 @@ from vmamba_zoo import published
 COSINE = 0.999
 
 
-def _smallest_per_family() -> list[str]:
-    smallest: dict[str, str] = {}
-    for name, info in published.MODELS.items():
-        current = smallest.get(info.family)
-        if current is None or info.reference_gflops < published.MODELS[current].reference_gflops:
-            smallest[info.family] = name
-    return sorted(smallest.values())
-
-
-# Vanilla VMamba (d_state 16, its own scan path) besides the families' smallest
-MODELS = _smallest_per_family() + ["vmamba_tiny_v0"]
+MODELS = published.representative_models()
 
 
 def test_every_family_is_covered():

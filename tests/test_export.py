@@ -20,8 +20,7 @@ pytest.importorskip("openvino")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHALLOW = dict(depths=(1, 1, 1, 1))
 # one model per family, shallow, at a small size (the sequence lengths of a 64x96 image)
-FAMILY_MODELS = ["vmamba_tiny_s1l8", "vmamba_tiny_v0", "efficientvmamba_tiny", "groupmamba_tiny",
-                 "spatialmamba_tiny", "resvmamba_small"]
+FAMILY_MODELS = published.representative_models()
 SMALL = export.ExportSettings(img_size=(64, 64), dynamic_batch=True, dynamic_size=True, max_img_size=128)
 RELATIVE_TOLERANCE, MIN_COSINE = 1e-4, 0.99999
 

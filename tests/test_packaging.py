@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from vmamba_zoo import published
+
 REPO = Path(__file__).resolve().parents[1]
 MM_PACKAGES = ("mmengine", "mmcv", "mmdet", "mmseg", "mmpretrain", "cv2", "ftfy", "regex")
 MM_MESSAGE = "pip install 'vmamba_zoo[mm]'"
@@ -156,7 +158,7 @@ def test_vector_instructions_stay_in_their_path():
 
 # ------------------------------------------------------------------------- the wheel
 
-FAMILY_MODELS = ("vmamba_tiny", "efficientvmamba_tiny", "groupmamba_tiny", "spatialmamba_tiny", "resvmamba_small")
+FAMILY_MODELS = published.representative_models()
 
 
 @pytest.mark.slow

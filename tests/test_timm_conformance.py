@@ -10,9 +10,9 @@ from timm.models import get_notrace_functions, get_notrace_modules
 from torchvision.models.feature_extraction import create_feature_extractor, get_graph_node_names
 
 import vmamba_zoo.models  # noqa: F401
+from vmamba_zoo import published
 
-MODELS = ["vmamba_tiny_v0", "vmamba_tiny", "efficientvmamba_tiny", "groupmamba_tiny", "spatialmamba_tiny",
-          "resvmamba_small"]
+MODELS = published.representative_models()
 
 
 def _tensors(model):

@@ -35,16 +35,14 @@ import pytest
 import timm
 
 import vmamba_zoo.models  # noqa: F401  (registers the zoo's models)
+from vmamba_zoo import published
 from vmamba_zoo.published import FAMILIES
 
 pytestmark = pytest.mark.slow
 
-# the smallest model of each architecture (VMamba's two generations build different stems,
-# downsamplers and blocks)
-TINY_MODELS = (
-    "vmamba_tiny_v0", "vmamba_tiny_s1l8", "efficientvmamba_tiny", "groupmamba_tiny", "spatialmamba_tiny",
-    "resvmamba_small",
-)
+# the families' smallest models (VMamba's two generations, which build different stems,
+# downsamplers and blocks, with one each)
+TINY_MODELS = tuple(published.representative_models())
 
 
 def _zoo_models() -> list[str]:

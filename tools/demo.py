@@ -22,22 +22,15 @@ from vmamba_zoo import benchmark, published  # noqa: E402  (imports vmamba_zoo: 
 
 
 def family_models() -> list[tuple[str, str]]:
-    """(display name, timm name) of the models the demo measures: each family of
-    ``vmamba_zoo.published.FAMILIES`` by its smallest published model, and by the paper's final
-    tiny model too where ``published.ALIASES`` names another one (VMamba's s1l8 next to the
-    vanilla VMamba-T), so that a new family is measured without editing this file."""
-    models = []
+    """(display name, timm name) of the models the demo measures:
+    ``vmamba_zoo.published.representative_models()``, so that a new family is measured without
+    editing this file."""
+    names = published.representative_models()
+    covered = {published.MODELS[name].family for name in names}
     for key, family in published.FAMILIES.items():
-        members = [model for model in published.MODELS.values() if model.family == key]
-        if not members:
+        if key not in covered:
             print(f"note: {family.title} has no model in vmamba_zoo.published.MODELS yet; skipped", flush=True)
-            continue
-        smallest = min(members, key=lambda model: model.reference_params or float("inf"))
-        models.append((smallest.title, smallest.name))
-        final_tiny = published.ALIASES.get(f"{key}_tiny")
-        if final_tiny is not None and final_tiny != smallest.name:
-            models.append((published.MODELS[final_tiny].title, final_tiny))
-    return models
+    return [(published.MODELS[name].title, name) for name in names]
 
 
 QUICK_BASELINES = ("swin_tiny_patch4_window7_224", "convnext_tiny", "resnet50")

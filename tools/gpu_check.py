@@ -53,11 +53,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# One model per family, and the baselines they are compared with.
-BENCHMARK_MODELS = (
-    "vmamba_tiny_s1l8", "efficientvmamba_tiny", "groupmamba_tiny", "spatialmamba_tiny", "resvmamba_small",
-    "swin_tiny_patch4_window7_224", "convnext_tiny",
-)
+# The baselines the families' models are compared with.
+BENCHMARK_BASELINES = ("swin_tiny_patch4_window7_224", "convnext_tiny")
 
 
 class StageFailed(Exception):
@@ -640,11 +637,20 @@ def stage_bench_ops(ctx: Context) -> dict:
     return {"json": str(out)}
 
 
+def benchmark_models() -> list[str]:
+    """One model per family (the paper's final tiny model where a family has two
+    representatives), then the baselines."""
+    from vmamba_zoo import published
+
+    per_family = {published.MODELS[name].family: name for name in published.representative_models()}
+    return [*per_family.values(), *BENCHMARK_BASELINES]
+
+
 def stage_benchmark(ctx: Context) -> dict:
     files = {}
     for dtype in ("float32", "bf16"):
         out = ctx.out / f"benchmark_{dtype}.json"
-        _subprocess(ctx, [ctx.python, "tools/benchmark.py", "--model", *BENCHMARK_MODELS, "-b", "128",
+        _subprocess(ctx, [ctx.python, "tools/benchmark.py", "--model", *benchmark_models(), "-b", "128",
                           "--device", "cuda", "--dtype", dtype, "--metrics", "throughput,train", "--warmup", "1",
                           "--repeats", "2", "--min-repeat-time", "0.1", "--format", "json", "--out", str(out)])
         files[dtype] = str(out)

@@ -652,6 +652,24 @@ ALIASES: dict[str, str] = {
 }
 
 
+def representative_models() -> list[str]:
+    """The models that stand for the families wherever one or two per family are run (the demo,
+    the shared tests, ``tools/gpu_check.py``): each family's smallest released model by parameters
+    and, where :data:`ALIASES` names another ``<family>_tiny``, the paper's final tiny model after
+    it (VMamba's s1l8 after the vanilla VMamba-T). A new family's rows in :data:`MODELS` enrol it."""
+    names = []
+    for key in FAMILIES:
+        members = [model for model in MODELS.values() if model.family == key]
+        if not members:
+            continue
+        smallest = min(members, key=lambda model: model.reference_params or float("inf"))
+        names.append(smallest.name)
+        final_tiny = ALIASES.get(f"{key}_tiny")
+        if final_tiny is not None and final_tiny != smallest.name:
+            names.append(final_tiny)
+    return names
+
+
 def family_of(name: str) -> Family | None:
     """The family a zoo timm name belongs to (by its name), or None."""
     # Longest key first: "resvmamba_..." and "efficientvmamba_..." also contain "vmamba".
