@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from op_inputs import scan_inputs
 from vmamba_zoo.ops import (
     CROSS_SCAN_MODES,
     available_backends,
@@ -61,24 +62,9 @@ def _gpu_backends():
     ]
 
 
-def _scan_inputs(batch, groups, group_channels, N, L, dtype, softplus, bias, with_D):
-    gen = torch.Generator().manual_seed(0)
-    channels = groups * group_channels
-
-    def randn(*shape):
-        return torch.randn(*shape, generator=gen, dtype=dtype)
-
-    delta = randn(batch, channels, L) if softplus else torch.rand(batch, channels, L, generator=gen, dtype=dtype)
-    inputs = {
-        "u": randn(batch, channels, L),
-        "delta": delta,
-        "A": -(torch.rand(channels, N, generator=gen, dtype=dtype) + 0.1),
-        "B": randn(batch, groups, N, L),
-        "C": randn(batch, groups, N, L),
-        "D": randn(channels) if with_D else None,
-        "delta_bias": randn(channels) * 0.5 if bias else None,
-    }
-    return {k: (v.cuda().requires_grad_(True) if v is not None else None) for k, v in inputs.items()}
+def _scan_inputs(*args):
+    """op_inputs.scan_inputs on the GPU, as leaves that need gradients."""
+    return {k: (v.cuda().requires_grad_(True) if v is not None else None) for k, v in scan_inputs(*args).items()}
 
 
 def _scan_and_grads(inputs, softplus, backend):

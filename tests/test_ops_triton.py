@@ -20,32 +20,14 @@ from vmamba_zoo.ops import (  # noqa: E402
 )
 from vmamba_zoo.ops.selective_scan import triton as triton_scan  # noqa: E402
 
+from op_inputs import scan_inputs  # noqa: E402
+
 
 @pytest.fixture(autouse=True, scope="module")
 def triton_interpreter():
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("TRITON_INTERPRET", "1")
         yield
-
-
-def _scan_inputs(batch, groups, group_channels, N, L, dtype, softplus, bias, with_D, seed=0):
-    gen = torch.Generator().manual_seed(seed)
-    channels = groups * group_channels
-
-    def randn(*shape):
-        return torch.randn(*shape, generator=gen, dtype=dtype)
-
-    # Without softplus, keep delta positive so that exp(delta * A) decays as in real models.
-    delta = randn(batch, channels, L) if softplus else torch.rand(batch, channels, L, generator=gen, dtype=dtype)
-    return {
-        "u": randn(batch, channels, L),
-        "delta": delta,
-        "A": -(torch.rand(channels, N, generator=gen, dtype=dtype) + 0.1),
-        "B": randn(batch, groups, N, L),
-        "C": randn(batch, groups, N, L),
-        "D": randn(channels) if with_D else None,
-        "delta_bias": randn(channels) * 0.5 if bias else None,
-    }
 
 
 def _leaves(inputs):
@@ -82,7 +64,7 @@ SCAN_CASES = [
 @pytest.mark.parametrize("case", SCAN_CASES)
 def test_selective_scan_matches_torch(case, dtype):
     *shape, softplus, bias, with_D = case
-    inputs = _scan_inputs(*shape, dtype, softplus, bias, with_D)
+    inputs = scan_inputs(*shape, dtype, softplus, bias, with_D)
     y_ref, last_ref, grads_ref = _run_scan(inputs, softplus, "torch")
     y, last, grads = _run_scan(inputs, softplus, "triton")
     tol = _tolerances(dtype)
@@ -96,7 +78,7 @@ def test_selective_scan_matches_torch(case, dtype):
 
 def test_selective_scan_only_y_gradient():
     """Backward without a last-state gradient (dlast is None)."""
-    inputs = _scan_inputs(1, 1, 2, 4, 6, torch.float64, True, True, True)
+    inputs = scan_inputs(1, 1, 2, 4, 6, torch.float64, True, True, True)
     outs = {}
     for backend in ("torch", "triton"):
         leaves = _leaves(inputs)
@@ -120,7 +102,7 @@ def _run_states(inputs, softplus, backend):
 )
 def test_selective_scan_states_matches_torch(case, dtype):
     *shape, softplus, bias = case
-    inputs = _scan_inputs(*shape, dtype, softplus, bias, False)
+    inputs = scan_inputs(*shape, dtype, softplus, bias, False)
     h_ref, grads_ref = _run_states(inputs, softplus, "torch")
     h, grads = _run_states(inputs, softplus, "triton")
     tol = _tolerances(dtype)
@@ -149,7 +131,7 @@ def test_state_is_carried_across_chunks_and_state_blocks(monkeypatch):
     monkeypatch.setattr(triton_scan, "INTERPRETER_MAX_BLOCK_S", 2)  # N = 3: blocks of 2 and 1 states
     monkeypatch.setattr(triton_scan, "MAX_RUN", 2)  # 2 runs of 2 positions per chunk: 3 chunks for L = 11
     assert triton_scan.layout(3, 11)["n_chunks"] == 3
-    _check_against_torch(_scan_inputs(1, 4, 1, 3, 11, torch.float64, True, True, True), True,
+    _check_against_torch(scan_inputs(1, 4, 1, 3, 11, torch.float64, True, True, True), True,
                          _tolerances(torch.float64))
 
 
@@ -159,7 +141,7 @@ def test_compiled_tiling_in_the_interpreter(monkeypatch, N, L):
     monkeypatch.setattr(triton_scan, "INTERPRETER_MAX_BLOCK_T", triton_scan.MAX_BLOCK_T)
     monkeypatch.setattr(triton_scan, "INTERPRETER_MAX_BLOCK_S", triton_scan.MAX_BLOCK_S)
     assert triton_scan.layout(N, L) == triton_scan.layout(N, L, interpreted=False)
-    _check_against_torch(_scan_inputs(1, 2, 2, N, L, torch.float32, True, True, True), True,
+    _check_against_torch(scan_inputs(1, 2, 2, N, L, torch.float32, True, True, True), True,
                          _tolerances(torch.float32))
 
 
@@ -169,7 +151,7 @@ def test_compiled_tiling_in_the_interpreter(monkeypatch, N, L):
 @pytest.mark.parametrize("N", [1, 16])
 @pytest.mark.parametrize("L", [256, 784, 3136])
 def test_vmamba_shapes(N, L):
-    inputs = _scan_inputs(1, 1, 192, N, L, torch.float32, True, True, True)
+    inputs = scan_inputs(1, 1, 192, N, L, torch.float32, True, True, True)
     y_ref, last_ref, grads_ref = _run_scan(inputs, True, "torch")
     y, last, grads = _run_scan(inputs, True, "triton")
     tol = {"rtol": 1e-3, "atol": 1e-4}
@@ -201,7 +183,7 @@ def test_half_inputs_are_read_as_they_are(half):
     """u, delta, B, C in half precision (A, D, delta_bias float32 as under autocast): the kernels
     convert in registers, the backward keeps the half tensors (no float32 copies), gradients
     come back in each input's dtype and equal the reference on the same values."""
-    inputs = _scan_inputs(2, 2, 3, 4, 37, torch.float32, True, True, True)
+    inputs = scan_inputs(2, 2, 3, 4, 37, torch.float32, True, True, True)
     for name in ("u", "delta", "B", "C"):
         inputs[name] = inputs[name].to(half)
     saved = []
@@ -223,7 +205,7 @@ def test_half_inputs_are_read_as_they_are(half):
 def test_deterministic_mode_writes_dB_dC_without_atomics():
     """Under torch.use_deterministic_algorithms(True) dB / dC are written per channel and summed
     over the group in a fixed order: same result as the reference, and bitwise repeatable."""
-    inputs = _scan_inputs(2, 2, 3, 4, 19, torch.float64, True, True, True)
+    inputs = scan_inputs(2, 2, 3, 4, 19, torch.float64, True, True, True)
     previous = torch.are_deterministic_algorithms_enabled()
     torch.use_deterministic_algorithms(True)
     try:
