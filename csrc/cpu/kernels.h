@@ -89,6 +89,19 @@ struct CrossScanArgs {
   int64_t task_cost() const { return lanes * directions_per_task() * length * (state + rank); }
 };
 
+// Gradients of the fused cross selective scan (cross_selective_scan_backward_kernels.h), with
+// blocks = CrossScanArgs::blocks() at one SIMD vector of channels per task.
+template <typename T>
+struct CrossScanGrads {
+  const T* dy;     // (batch, P, C)
+  T* dx;           // (batch, P, C), zero on entry: the gradient through the scan's input u
+  T* ddelta;       // (K, batch * P, Dk), zero on entry: of dt_weight · x_dbl[:R] (before bias)
+  T* dBC;          // (K, blocks, batch * P, 2N), zero on entry: of x_dbl's B and C, per block
+  T* dA;           // (batch, K * Dk, N): per batch, summed afterwards
+  T* dD;           // (batch, K * Dk)
+  T* dbias;        // (batch, K * Dk)
+};
+
 // Spatial-Mamba's state fusion: see vmamba_zoo/ops/state_fusion/__init__.py.
 template <typename T>
 struct StateFusionArgs {
@@ -107,6 +120,7 @@ struct Kernels {
   void (*scan_states_fwd)(const ScanArgs<T>&, T* states);
   void (*scan_states_bwd)(const ScanArgs<T>&, const T* dh, const ScanGrads<T>&);
   void (*cross_selective_scan_fwd)(const CrossScanArgs<T>&);
+  void (*cross_selective_scan_bwd)(const CrossScanArgs<T>&, const CrossScanGrads<T>&);
   void (*state_fusion_fwd)(const StateFusionArgs<T>&);
 };
 

@@ -38,6 +38,13 @@ at::Tensor cross_selective_scan_fwd(const at::Tensor& x, const at::Tensor& x_dbl
                                     const at::Tensor& dt_weight, const at::Tensor& dt_bias, const at::Tensor& A,
                                     const at::Tensor& D, bool grouped, bool softplus);
 
+// Its gradients (training): dy -> (dx through the scan input, ddelta (K, batch * P, Dk), dBC
+// (K, batch * P, 2N), dA, dD, ddt_bias); the entry point documents them.
+std::vector<at::Tensor> cross_selective_scan_bwd(const at::Tensor& x, const at::Tensor& x_dbl, const at::Tensor& route,
+                                                 const at::Tensor& dt_weight, const at::Tensor& dt_bias,
+                                                 const at::Tensor& A, const at::Tensor& D, bool grouped, bool softplus,
+                                                 const at::Tensor& dy);
+
 // Spatial-Mamba's structure-aware state fusion (inference): see vmamba_zoo/ops/state_fusion.
 at::Tensor state_fusion_fwd(const at::Tensor& h, const at::Tensor& weight, const std::vector<int64_t>& dilations);
 

@@ -53,6 +53,17 @@ def _fused_op(
         return torch.empty_like(x)
     x, x_proj_weight, dt_projs_weight, dt_projs_bias, A, D = (t.contiguous() for t in (x, *params))
     batch, H, W, C = x.shape
+    pixels, x_dbl, route, grouped = _project(x, x_proj_weight, mode)
+    y = _C.cross_selective_scan_fwd(
+        pixels.view(batch, H * W, C), x_dbl, route, dt_projs_weight, dt_projs_bias, A, D, grouped, delta_softplus,
+    )
+    return y.view(batch, H, W, C)
+
+
+def _project(x: Tensor, x_proj_weight: Tensor, mode: str) -> tuple[Tensor, Tensor, Tensor, bool]:
+    """The fused kernels' inputs besides the parameters: the map as (pixels, C) rows, x_dbl (K,
+    pixels, R + 2N) (a view), the routes and whether the mode is grouped."""
+    batch, H, W, C = x.shape
     K, _, Dk = x_proj_weight.shape
     grouped = geometry(mode, H, W).grouped
     pixels = x.reshape(batch * H * W, C)
@@ -64,16 +75,77 @@ def _fused_op(
         else:
             x_dbl = torch.mm(pixels, x_proj_weight.reshape(-1, C).t())
             x_dbl = x_dbl.view(-1, K, x_proj_weight.shape[1]).transpose(0, 1)
-    y = _C.cross_selective_scan_fwd(
-        pixels.view(batch, H * W, C), x_dbl, scan_sources(mode, H, W, x.device), dt_projs_weight,
-        dt_projs_bias, A, D, grouped, delta_softplus,
-    )
-    return y.view(batch, H, W, C)
+    return pixels, x_dbl, scan_sources(mode, H, W, x.device), grouped
 
 
 @_fused_op.register_fake
 def _(x, x_proj_weight, dt_projs_weight, dt_projs_bias, A, D, mode, delta_softplus):
     return torch.empty_like(x)
+
+
+@torch.library.custom_op("vmamba_zoo::cross_selective_scan_backward", mutates_args=())
+def _fused_backward_op(
+    x: Tensor,
+    x_proj_weight: Tensor,
+    dt_projs_weight: Tensor,
+    dt_projs_bias: Tensor,
+    A: Tensor,
+    D: Tensor,
+    mode: str,
+    delta_softplus: bool,
+    dy: Tensor,
+) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """Gradients of the fused op for x and every parameter. The C++ kernel walks the routes over
+    the map as the forward does and returns dy's gradient through the scan input, Δ's low-rank
+    product, B and C per pixel and route; the two projections' gradients are GEMMs here."""
+    from ... import _C
+
+    params = (x_proj_weight, dt_projs_weight, dt_projs_bias, A, D)
+    if dy.shape != x.shape or dy.dtype != x.dtype:
+        raise ValueError(f"dy must be like x {tuple(x.shape)} {x.dtype}, got {tuple(dy.shape)} {dy.dtype}")
+    if x.shape[0] == 0:
+        return (torch.zeros_like(x), *(torch.zeros_like(t) for t in params))
+    x, x_proj_weight, dt_projs_weight, dt_projs_bias, A, D = (t.contiguous() for t in (x, *params))
+    batch, H, W, C = x.shape
+    K, rows, Dk = x_proj_weight.shape
+    R = dt_projs_weight.shape[2]
+    pixels, x_dbl, route, grouped = _project(x, x_proj_weight, mode)
+    dx, ddelta, dBC, dA, dD, dbias = _C.cross_selective_scan_bwd(
+        pixels.view(batch, H * W, C), x_dbl, route, dt_projs_weight, dt_projs_bias, A, D, grouped, delta_softplus,
+        dy.contiguous().view(batch, H * W, C),
+    )
+    with torch.autocast(x.device.type, enabled=False):
+        # Δ = dt_projs_weight[k] @ x_dbl[k, :, :R]^T per route: (K, pixels, R) and (K, Dk, R)
+        d_dbl = torch.cat([torch.bmm(ddelta, dt_projs_weight), dBC], dim=2)  # (K, pixels, R + 2N)
+        d_dt_weight = torch.bmm(ddelta.transpose(1, 2), x_dbl[:, :, :R])
+        dx = dx.view(-1, C)
+        if grouped:  # route k projects channel group k
+            d_proj_weight = torch.bmm(d_dbl.transpose(1, 2), pixels.view(-1, K, Dk).transpose(0, 1))
+            dx.view(-1, K, Dk).add_(torch.bmm(d_dbl, x_proj_weight).transpose(0, 1))
+        else:
+            d_flat = d_dbl.transpose(0, 1).reshape(-1, K * rows)
+            d_proj_weight = torch.mm(d_flat.t(), pixels).view(K, rows, C)
+            dx.addmm_(d_flat, x_proj_weight.reshape(K * rows, C))
+    return (dx.view(x.shape), d_proj_weight, d_dt_weight, dbias.view_as(dt_projs_bias), dA, dD.view_as(D))
+
+
+@_fused_backward_op.register_fake
+def _(x, x_proj_weight, dt_projs_weight, dt_projs_bias, A, D, mode, delta_softplus, dy):
+    return tuple(torch.empty_like(t) for t in (x, x_proj_weight, dt_projs_weight, dt_projs_bias, A, D))
+
+
+def _fused_setup_context(ctx, inputs, output):
+    *tensors, mode, delta_softplus = inputs
+    ctx.save_for_backward(*tensors)
+    ctx.mode, ctx.delta_softplus = mode, delta_softplus
+
+
+def _fused_backward(ctx, dy):
+    grads = _fused_backward_op(*ctx.saved_tensors, ctx.mode, ctx.delta_softplus, dy.contiguous())
+    return (*grads, None, None)
+
+
+_fused_op.register_autograd(_fused_backward, setup_context=_fused_setup_context)
 
 
 def _chain(
@@ -178,8 +250,7 @@ def cross_selective_scan(
     result = result_dtype(x, dtype)
     if x.shape[0] == 0:  # an empty batch: an empty output, on every path
         return x.new_empty(x.shape, dtype=result)
-    needs_grad = torch.is_grad_enabled() and any(t.requires_grad for t in (x, *params))
-    if backend != "cpu" or needs_grad:
+    if backend != "cpu":
         return _chain(x, *params, mode, bool(delta_softplus), backend).to(result)
     x, *params = (t.to(dtype).contiguous() for t in (x, *params))
     return _fused_op(x, *params, mode, bool(delta_softplus)).to(result)

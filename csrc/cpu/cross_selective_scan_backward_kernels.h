@@ -1,0 +1,224 @@
+// CPU cross selective scan backward: the gradients of the fused op (cross_selective_scan_kernels.h)
+// on the channel-last map, compiled once per instruction-set path (kernels.h); entry point:
+// cross_selective_scan_backward.cpp.
+//
+// The chain's backward cross-scans dy into K channel-major copies, runs the selective scan's
+// backward on them, and cross-merges the K copies of du back. Here a task owns W channels of one
+// image (one SIMD vector of them) and walks each direction's route over the map in place, as the
+// forward does: it gathers u, dy and the per-pixel projections x_dbl through the route and adds
+// du straight into the output row of the pixel it visited (the same task owns that channel block
+// in every direction, so no two tasks write one element). What the rest of the backward needs
+// per pixel and direction is written in pixel-major layouts that one GEMM reads: the gradient of
+// Δ's low-rank product (before bias and softplus), and the gradients of B and C (summed over
+// the task's channels; the entry point sums the channel blocks).
+//
+// The recurrence's adjoint is the selective scan's (selective_scan_kernels.h): a forward walk
+// keeps the state at every chunk boundary and the discretised chunks in a per-thread workspace,
+// then the chunks are visited in reverse with their states recomputed from the boundary.
+#pragma once
+
+#include "simd.h"
+
+namespace vmamba_zoo::cpu::VMAMBA_ZOO_ISA {
+
+template <typename T>
+void store_lanes(T* dst, Vec<T> v, int lanes) {
+  if (lanes == simd::kLanes<T>)
+    simd::store(dst, v);
+  else
+    std::memcpy(dst, &v, lanes * sizeof(T));
+}
+
+// One direction of one task: channels [cx, cx + lanes) of image b (channel blk * W of the
+// direction's Dk), direction k, parameter rows [cp, cp + lanes). dA / dD / dbias of these rows
+// are accumulated into the given vectors.
+template <typename T>
+void backward_direction(const CrossScanArgs<T>& p, const CrossScanGrads<T>& out, int64_t b, int64_t k, int64_t blk,
+                        int64_t cx, int64_t cp, int lanes, Vec<T>* dA, Vec<T>& dD_acc, Vec<T>& dbias_acc) {
+  constexpr int W = simd::kLanes<T>;
+  constexpr int64_t kTile = kChunk * W;
+  const int64_t R = p.rank, N = p.state, L = p.length;
+  const int64_t chunks = (L + kChunk - 1) / kChunk;
+  const bool cache_decay = N * chunks * kTile * int64_t(sizeof(T)) <= kDecayCacheBytes;
+  // per thread: the (chunk, step, lane) tiles of u, dt and d dt / d raw, the decays when cached
+  // (n, chunk, step, lane), and one chunk's B and C (n, step)
+  thread_local std::vector<T> workspace;
+  workspace.resize(chunks * kTile * (3 + (cache_decay ? N : 0)) + 2 * N * kChunk);
+  T* const u_ws = workspace.data();
+  T* const dt_ws = u_ws + chunks * kTile;
+  T* const dsp_ws = dt_ws + chunks * kTile;
+  T* const a_ws = dsp_ws + chunks * kTile;
+  T* const B_c = a_ws + (cache_decay ? N * chunks * kTile : 0);
+  T* const C_c = B_c + N * kChunk;
+  alignas(64) T dtu_t[kTile], dy_t[kTile], a_t[kTile], hprev_t[kTile];
+  alignas(64) T du_t[kTile], ddt_t[kTile], gdtu_t[kTile], hdy_t[kTile];
+  alignas(64) T sums[kChunk];
+  simd::VecArray<T> A(N), h(N), q(N), dt_w(R);
+  simd::VecArray<T> boundary(chunks * N);  // state entering each chunk
+  for (int64_t r = 0; r < R; ++r) dt_w[r] = gather_param(p.dt_weight, cp, lanes, R, r);
+  for (int64_t n = 0; n < N; ++n) A[n] = gather_param(p.A, cp, lanes, N, n);
+  const Vec<T> bias = gather_param(p.dt_bias, cp, lanes, 1, 0);
+  const Vec<T> D = gather_param(p.D, cp, lanes, 1, 0);
+  const int32_t* route = p.route + k * L;
+  const int64_t BP = p.batch * p.pixels;
+  const int64_t img = b * p.pixels;  // first pixel row of image b
+  const T* dbl_img = p.x_dbl + k * p.dbl_dir_stride + img * p.dbl_pix_stride;
+  const int64_t cd = blk * W;  // channel within the direction's Dk
+  T* const ddelta_dir = out.ddelta + k * BP * p.dir_channels + cd;
+  T* const dBC_blk = out.dBC + (k * p.blocks() + blk) * BP * 2 * N;
+
+  // B and C of the chunk's steps (zero at padding steps, as the chain's zero-padded x_dbl)
+  auto load_BC = [&](int64_t t0, int64_t steps, bool with_C) {
+    for (int64_t t = 0; t < steps; ++t) {
+      const int64_t pix = route[t0 + t];
+      const T* dbl = pix >= 0 ? dbl_img + pix * p.dbl_pix_stride + R : nullptr;
+      for (int64_t n = 0; n < N; ++n) {
+        B_c[n * kChunk + t] = dbl ? dbl[n] : T(0);
+        if (with_C) C_c[n * kChunk + t] = dbl ? dbl[N + n] : T(0);
+      }
+    }
+  };
+
+  // Pass 1: discretise every chunk and keep the state entering it.
+  for (int64_t n = 0; n < N; ++n) h[n] = Vec<T>{};
+  for (int64_t c = 0; c < chunks; ++c) {
+    const int64_t t0 = c * kChunk, steps = std::min(kChunk, L - t0);
+    T *u_t = u_ws + c * kTile, *dt_t = dt_ws + c * kTile, *dsp_t = dsp_ws + c * kTile;
+    for (int64_t t = 0; t < steps; ++t) {
+      const int64_t pix = route[t0 + t];
+      Vec<T> raw = bias, u{};
+      if (pix >= 0) {
+        const T* dbl = dbl_img + pix * p.dbl_pix_stride;
+        Vec<T> part[4] = {raw, Vec<T>{}, Vec<T>{}, Vec<T>{}};
+        int64_t r = 0;
+        for (; r + 4 <= R; r += 4)
+          for (int i = 0; i < 4; ++i) part[i] += dt_w[r + i] * dbl[r + i];
+        for (; r < R; ++r) part[0] += dt_w[r] * dbl[r];
+        raw = (part[0] + part[1]) + (part[2] + part[3]);
+        u = load_lanes(p.x + (img + pix) * p.channels + cx, lanes);
+      }
+      Vec<T> step = raw, grad = simd::broadcast<T>(T(1));
+      if (p.softplus) simd::softplus<T, true>(raw, step, grad);
+      simd::store(u_t + t * W, u);
+      simd::store(dt_t + t * W, step);
+      simd::store(dsp_t + t * W, grad);
+      simd::store(dtu_t + t * W, step * u);
+    }
+    const bool last = c + 1 == chunks;
+    if (!(last && !cache_decay)) load_BC(t0, steps, false);
+    for (int64_t n = 0; n < N; ++n) {
+      boundary[c * N + n] = h[n];
+      if (!cache_decay && last) continue;  // the last chunk's end state is not needed
+      T* a_n = cache_decay ? a_ws + (n * chunks + c) * kTile : nullptr;
+      const T* Bn = B_c + n * kChunk;
+      Vec<T> hn = h[n];
+      for (int64_t t = 0; t < steps; ++t) {
+        const Vec<T> a = simd::exp<T>(simd::load(dt_t + t * W) * A[n]);
+        if (a_n) simd::store(a_n + t * W, a);
+        hn = a * hn + simd::load(dtu_t + t * W) * Bn[t];
+      }
+      h[n] = hn;
+    }
+  }
+
+  // Pass 2: chunks in reverse, carrying q = a_{l+1} g_{l+1}.
+  for (int64_t n = 0; n < N; ++n) q[n] = Vec<T>{};
+  for (int64_t c = chunks - 1; c >= 0; --c) {
+    const int64_t t0 = c * kChunk, steps = std::min(kChunk, L - t0);
+    const T *u_t = u_ws + c * kTile, *dt_t = dt_ws + c * kTile, *dsp_t = dsp_ws + c * kTile;
+    load_BC(t0, steps, true);
+    for (int64_t t = 0; t < steps; ++t) {
+      const int64_t pix = route[t0 + t];
+      const Vec<T> dyt = pix >= 0 ? load_lanes(out.dy + (img + pix) * p.channels + cx, lanes) : Vec<T>{};
+      const Vec<T> ut = simd::load(u_t + t * W);
+      simd::store(dy_t + t * W, dyt);
+      simd::store(dtu_t + t * W, simd::load(dt_t + t * W) * ut);
+      simd::store(du_t + t * W, D * dyt);
+      simd::store(ddt_t + t * W, Vec<T>{});
+      dD_acc += dyt * ut;
+    }
+    for (int64_t n = 0; n < N; ++n) {
+      const T* Bn = B_c + n * kChunk;
+      const T* Cn = C_c + n * kChunk;
+      const Vec<T> An = A[n];
+      const T* a_n = cache_decay ? a_ws + (n * chunks + c) * kTile : a_t;
+      Vec<T> hn = boundary[c * N + n];
+      for (int64_t t = 0; t < steps; ++t) {
+        Vec<T> a;
+        if (cache_decay) {
+          a = simd::load(a_n + t * W);
+        } else {
+          a = simd::exp<T>(simd::load(dt_t + t * W) * An);
+          simd::store(a_t + t * W, a);
+        }
+        simd::store(hprev_t + t * W, hn);
+        hn = a * hn + simd::load(dtu_t + t * W) * Bn[t];
+      }
+      Vec<T> qn = q[n], dAn{};
+      for (int64_t t = steps - 1; t >= 0; --t) {
+        const Vec<T> a = simd::load(a_n + t * W), hp = simd::load(hprev_t + t * W);
+        const Vec<T> dtu = simd::load(dtu_t + t * W), dt = simd::load(dt_t + t * W);
+        const Vec<T> dyt = simd::load(dy_t + t * W);
+        const T Bt = Bn[t];
+        const Vec<T> g = dyt * Cn[t] + qn;
+        simd::store(hdy_t + t * W, (a * hp + dtu * Bt) * dyt);  // h_l * dy_l, for dC
+        simd::store(gdtu_t + t * W, g * dtu);                    // for dB
+        simd::store(du_t + t * W, simd::load(du_t + t * W) + g * dt * Bt);
+        const Vec<T> decay = g * hp * a;  // dL/d(dt*A) through the decay
+        simd::store(ddt_t + t * W, simd::load(ddt_t + t * W) + g * Bt * simd::load(u_t + t * W) + decay * An);
+        dAn += decay * dt;
+        qn = a * g;
+      }
+      q[n] = qn;
+      dA[n] += dAn;
+      // padding steps' B and C are constants of the chain: their gradients are dropped
+      sum_lanes(gdtu_t, steps, sums);
+      for (int64_t t = 0; t < steps; ++t)
+        if (route[t0 + t] >= 0) dBC_blk[(img + route[t0 + t]) * 2 * N + n] = sums[t];
+      sum_lanes(hdy_t, steps, sums);
+      for (int64_t t = 0; t < steps; ++t)
+        if (route[t0 + t] >= 0) dBC_blk[(img + route[t0 + t]) * 2 * N + N + n] = sums[t];
+    }
+    for (int64_t t = 0; t < steps; ++t) {
+      Vec<T> dd = simd::load(ddt_t + t * W);
+      if (p.softplus) dd *= simd::load(dsp_t + t * W);
+      dbias_acc += dd;
+      const int64_t pix = route[t0 + t];
+      if (pix < 0) continue;
+      store_lanes(ddelta_dir + (img + pix) * p.dir_channels, dd, lanes);
+      add_lanes(out.dx + (img + pix) * p.channels + cx, simd::load(du_t + t * W), lanes);
+    }
+  }
+}
+
+template <typename T>
+void cross_selective_scan_bwd(const CrossScanArgs<T>& args, const CrossScanGrads<T>& out) {
+  CrossScanArgs<T> p = args;
+  p.lanes = simd::kLanes<T>;  // one vector of channels per task
+  const int64_t KDk = p.K * p.dir_channels, N = p.state;
+  parallel_tasks(p.tasks(), p.task_cost(), [&](int64_t task) {
+    const int64_t nblk = p.blocks();
+    const int64_t blk = task % nblk;
+    const int64_t rest = task / nblk;
+    const int64_t b = p.grouped ? rest / p.K : rest;
+    const int64_t k_begin = p.grouped ? rest % p.K : 0;
+    const int64_t cd = blk * p.lanes;
+    const int lanes = static_cast<int>(std::min<int64_t>(p.lanes, p.dir_channels - cd));
+    simd::VecArray<T> dA(N);
+    for (int64_t k = k_begin; k < k_begin + p.directions_per_task(); ++k) {
+      const int64_t cx = (p.grouped ? k * p.dir_channels : 0) + cd;
+      const int64_t cp = k * p.dir_channels + cd;
+      for (int64_t n = 0; n < N; ++n) dA[n] = Vec<T>{};
+      Vec<T> dD{}, dbias{};
+      backward_direction<T>(p, out, b, k, blk, cx, cp, lanes, dA.data(), dD, dbias);
+      for (int w = 0; w < lanes; ++w) {
+        const int64_t row = b * KDk + cp + w;
+        for (int64_t n = 0; n < N; ++n) out.dA[row * N + n] = dA[n][w];
+        out.dD[row] = dD[w];
+        out.dbias[row] = dbias[w];
+      }
+    }
+  });
+}
+
+}  // namespace vmamba_zoo::cpu::VMAMBA_ZOO_ISA
