@@ -82,7 +82,43 @@ def test_float32_fused_equals_float32_chain(mode, cpu_isa):
     torch.testing.assert_close(fused, chain, rtol=1e-4, atol=1e-4)
 
 
-def test_gradient_path_is_the_chain_and_differentiable():
+def _grads(mode, x, params, backend, softplus, seed=1):
+    leaves = [t.clone().requires_grad_() for t in (x, *params)]
+    y = cross_selective_scan(*leaves, mode=mode, delta_softplus=softplus, backend=backend)
+    dy = torch.randn(y.shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64).to(y.dtype)
+    return y, torch.autograd.grad(y, leaves, dy)
+
+
+@needs_cpu_backend
+@pytest.mark.parametrize("mode", CROSS_SCAN_MODES)
+@pytest.mark.parametrize("state", [1, 16], ids=["N1", "N16"])
+@pytest.mark.parametrize("softplus", [True, False], ids=["softplus", "raw"])
+def test_fused_gradients_equal_the_chains_in_float64(mode, state, softplus, cpu_isa):
+    # 20 channels (grouped: 5 per route): a full vector and a ragged one on the avx2 and generic
+    # paths, one ragged vector on avx512; an odd map (padding steps in atrous2) and an even one
+    for H, W in [(5, 3), (4, 4)]:
+        x, params = make_params(mode, H, W, 20, state)
+        if not softplus:  # keep Δ positive without the softplus
+            params = (params[0], params[1].abs() * 0.1, params[2].abs() + 0.5, *params[3:])
+        y, fused = _grads(mode, x, params, "cpu", softplus)
+        y_chain, chain = _grads(mode, x, params, "torch", softplus)
+        torch.testing.assert_close(y, y_chain, rtol=1e-10, atol=1e-10)
+        for name, g, g_chain in zip(["x", "x_proj_weight", "dt_projs_weight", "dt_projs_bias", "A", "D"], fused, chain):
+            assert g.shape == g_chain.shape, name
+            torch.testing.assert_close(g, g_chain, rtol=1e-10, atol=1e-10, msg=lambda m, name=name: f"{name}: {m}")
+
+
+@needs_cpu_backend
+def test_fused_float32_gradients_near_the_float64_ones(cpu_isa):
+    x, params = make_params("cross2d", 7, 9, 48, 1, rank=6)
+    _, exact = _grads("cross2d", x, params, "cpu", True)
+    _, single = _grads("cross2d", x.float(), [t.float() for t in params], "cpu", True)
+    for g64, g32 in zip(exact, single):
+        assert g32.dtype == torch.float32
+        torch.testing.assert_close(g32.double(), g64, rtol=1e-4, atol=1e-4)
+
+
+def test_gradient_passes_gradcheck():
     x, params = make_params("atrous2", 3, 5, 8, 2, rank=2)
     leaves = [t.clone().requires_grad_() for t in (x, *params)]
     y = cross_selective_scan(*leaves, mode="atrous2")
@@ -102,14 +138,14 @@ def test_low_precision_input_computes_in_float32():
 
 
 class _Mixer(torch.nn.Module):
-    def __init__(self, mode, channels=8, state=2):
+    def __init__(self, mode, channels=8, state=2, backend="auto"):
         super().__init__()
-        self.mode = mode
+        self.mode, self.backend = mode, backend
         _, params = make_params(mode, 4, 6, channels, state, dtype=torch.float32)
         self.params = torch.nn.ParameterList(params)
 
     def forward(self, x):
-        return cross_selective_scan(x.permute(0, 2, 3, 1), *self.params, mode=self.mode)
+        return cross_selective_scan(x.permute(0, 2, 3, 1), *self.params, mode=self.mode, backend=self.backend)
 
 
 @pytest.mark.parametrize("mode", ["cross2d", "atrous2", "cross2d_grouped"])
@@ -120,7 +156,7 @@ def test_flop_handle_counts_what_the_chain_counts(mode):
         fused_graph = torch.jit.trace(model, (x,)).inlined_graph
     assert [n.kind() for n in fused_graph.nodes()].count("vmamba_zoo::cross_selective_scan") == 1
     fused = count_flops(model, (8, 4, 6))  # counts under no_grad: the fused op
-    chain = _count_with_grad(model, x)
+    chain = _count_with_grad(_Mixer(mode, backend="torch"), x)
     geo = geometry(mode, 4, 6)
     K, rows, Dk = model.params[0].shape
     R, N, channels = model.params[1].shape[2], model.params[3].shape[1], K * Dk
