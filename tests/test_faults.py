@@ -402,6 +402,18 @@ def test_raw_fused_kernels_check_their_arguments():
         bad[index] = value
         with pytest.raises(ValueError, match=message):
             _C.cross_selective_scan_fwd(*bad, False, True)
+        with pytest.raises(ValueError, match=message.replace("_fwd", "_bwd")):
+            _C.cross_selective_scan_bwd(*bad, False, True, torch.randn(1, 12, 8))
+    assert len(_C.cross_selective_scan_bwd(*args, False, True, torch.randn(1, 12, 8))) == 6  # consistent: runs
+    # a route that skips a pixel: no gradient of its projections there (not uninitialised memory)
+    skipping = route.clone()
+    skipping[1, 3] = -1
+    _, ddelta, dBC, *_ = _C.cross_selective_scan_bwd(*args[:2], skipping, *args[3:], False, True, torch.randn(1, 12, 8))
+    assert not ddelta[1, 3].any() and not dBC[1, 3].any() and ddelta[1, 4].all()
+    for dy, message in [(torch.randn(1, 12, 6), r"dy must be \(batch, P, C\)"), (torch.randn(1, 12, 8).double(), "dy must be Float"),
+                        (torch.randn(1, 8, 12).transpose(1, 2), "dy must be contiguous")]:
+        with pytest.raises(ValueError, match=message):
+            _C.cross_selective_scan_bwd(*args, False, True, dy)
     h, weight = torch.randn(1, 4, 3, 3), torch.randn(3, 4, 3, 3)
     with pytest.raises(ValueError, match="H, W >= 1"):
         _C.state_fusion_fwd(torch.randn(1, 4, 0, 3), weight, [1, 3, 5])
@@ -421,6 +433,10 @@ def test_registered_fused_ops_check_their_arguments():
         OPS.cross_selective_scan(*bad.values(), "cross2d", True)
     with pytest.raises(ValueError, match="float32 or float64"):
         OPS.cross_selective_scan(*dict(a, D=a["D"].double()).values(), "cross2d", True)
+    with pytest.raises(ValueError, match=r"A must be \(K \* Dk = 32, N\)"):
+        OPS.cross_selective_scan_backward(*bad.values(), "cross2d", True, torch.zeros(1, 3, 4, 8))
+    with pytest.raises(ValueError, match="dy must be like x"):
+        OPS.cross_selective_scan_backward(*a.values(), "cross2d", True, torch.zeros(1, 3, 4, 6))
     with pytest.raises(ValueError, match="weight must be"):
         OPS.state_fusion(torch.randn(1, 4, 3, 3), torch.randn(2, 4, 3, 3), [1, 3, 5])
 

@@ -22,8 +22,15 @@ std::vector<at::Tensor> cross_selective_scan_bwd(const at::Tensor& x, const at::
   cpu::check_shape(op, dy, "dy", x.sizes(), "(batch, P, C)");
   const auto options = x.options();
   const int64_t BP = s.batch * s.pixels, KDk = s.K * s.dir_channels, N = s.state;
+  // The kernel writes ddelta and dBC at every pixel a route visits: zeros are needed unless
+  // every route visits every pixel exactly once.
+  const at::Tensor valid = route.ge(0);
+  const at::Tensor visited = (route.to(at::kLong) + at::arange(s.K, route.options().dtype(at::kLong)).unsqueeze(1) * s.pixels)
+                                 .masked_select(valid);
+  const bool covered = at::bincount(visited, {}, s.K * s.pixels).eq(1).all().item<bool>();
+  auto alloc = [&](at::IntArrayRef sizes) { return covered ? at::empty(sizes, options) : at::zeros(sizes, options); };
   at::Tensor dx = at::zeros_like(x);
-  at::Tensor ddelta = at::zeros({s.K, BP, s.dir_channels}, options);
+  at::Tensor ddelta = alloc({s.K, BP, s.dir_channels});
   at::Tensor dA = at::empty({s.batch, KDk, N}, options);
   at::Tensor dD = at::empty({s.batch, KDk}, options), dbias = at::empty({s.batch, KDk}, options);
   at::Tensor dBC;
@@ -34,8 +41,7 @@ std::vector<at::Tensor> cross_selective_scan_bwd(const at::Tensor& x, const at::
         dt_weight.data_ptr<scalar_t>(), dt_bias.data_ptr<scalar_t>(), A.data_ptr<scalar_t>(),
         D.data_ptr<scalar_t>(), nullptr, s.batch, s.pixels, s.channels, s.K, s.length, s.dir_channels, s.rank, N,
         x_dbl.stride(0), x_dbl.stride(1), grouped, softplus, kernels.lanes};
-    // zero: pixels a route does not visit get no gradient
-    dBC = at::zeros({s.K, p.blocks(), BP, 2 * N}, options);
+    dBC = alloc({s.K, p.blocks(), BP, 2 * N});
     const cpu::CrossScanGrads<scalar_t> out{dy.data_ptr<scalar_t>(), dx.data_ptr<scalar_t>(),
                                             ddelta.data_ptr<scalar_t>(), dBC.data_ptr<scalar_t>(),
                                             dA.data_ptr<scalar_t>(), dD.data_ptr<scalar_t>(),

@@ -95,8 +95,8 @@ template <typename T>
 struct CrossScanGrads {
   const T* dy;     // (batch, P, C)
   T* dx;           // (batch, P, C), zero on entry: the gradient through the scan's input u
-  T* ddelta;       // (K, batch * P, Dk), zero on entry: of dt_weight · x_dbl[:R] (before bias)
-  T* dBC;          // (K, blocks, batch * P, 2N), zero on entry: of x_dbl's B and C, per block
+  T* ddelta;       // (K, batch * P, Dk), zero where a route skips a pixel: of dt_weight · x_dbl[:R] (before bias)
+  T* dBC;          // (K, blocks, batch * P, 2N), as ddelta: of x_dbl's B and C, per block
   T* dA;           // (batch, K * Dk, N): per batch, summed afterwards
   T* dD;           // (batch, K * Dk)
   T* dbias;        // (batch, K * Dk)

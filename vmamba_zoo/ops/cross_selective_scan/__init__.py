@@ -43,12 +43,7 @@ def _fused_op(
     from ... import _C
 
     params = (x_proj_weight, dt_projs_weight, dt_projs_bias, A, D)
-    _check_inputs(x, *params, mode)
-    dtypes = sorted({str(t.dtype) for t in (x, *params)})
-    if len(dtypes) != 1 or dtypes[0] not in ("torch.float32", "torch.float64"):
-        raise ValueError(f"the fused op computes in float32 or float64: all its tensors must have one of them, got {dtypes}")
-    if x.device.type != "cpu":
-        raise ValueError(f"the fused op runs on CPU tensors, got tensors on {x.device}")
+    _check_fused_call(x, params, mode)
     if x.shape[0] == 0:  # an empty batch: an empty output
         return torch.empty_like(x)
     x, x_proj_weight, dt_projs_weight, dt_projs_bias, A, D = (t.contiguous() for t in (x, *params))
@@ -58,6 +53,15 @@ def _fused_op(
         pixels.view(batch, H * W, C), x_dbl, route, dt_projs_weight, dt_projs_bias, A, D, grouped, delta_softplus,
     )
     return y.view(batch, H, W, C)
+
+
+def _check_fused_call(x: Tensor, params: tuple[Tensor, ...], mode: str) -> None:
+    _check_inputs(x, *params, mode)
+    dtypes = sorted({str(t.dtype) for t in (x, *params)})
+    if len(dtypes) != 1 or dtypes[0] not in ("torch.float32", "torch.float64"):
+        raise ValueError(f"the fused op computes in float32 or float64: all its tensors must have one of them, got {dtypes}")
+    if x.device.type != "cpu":
+        raise ValueError(f"the fused op runs on CPU tensors, got tensors on {x.device}")
 
 
 def _project(x: Tensor, x_proj_weight: Tensor, mode: str) -> tuple[Tensor, Tensor, Tensor, bool]:
@@ -101,6 +105,7 @@ def _fused_backward_op(
     from ... import _C
 
     params = (x_proj_weight, dt_projs_weight, dt_projs_bias, A, D)
+    _check_fused_call(x, params, mode)
     if dy.shape != x.shape or dy.dtype != x.dtype:
         raise ValueError(f"dy must be like x {tuple(x.shape)} {x.dtype}, got {tuple(dy.shape)} {dy.dtype}")
     if x.shape[0] == 0:
