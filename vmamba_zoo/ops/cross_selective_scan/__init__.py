@@ -9,12 +9,15 @@ On a channel-last map ``x`` (batch, H, W, C) it computes, for the K routes of a 
     ys    = selective_scan(xs, delta, A, B, C, D, dt_projs_bias, delta_softplus)  # group k = route k
     y     = cross_merge(ys, H, W, mode)                   # back to (batch, H, W, C)
 
-(Dk = C, or C / K for grouped modes.) When a gradient is needed it runs as exactly that chain
-of ops, each differentiated by its own backward. Without one (inference), the ``"cpu"`` backend
-runs a single fused kernel (``vmamba_zoo::cross_selective_scan``) that walks the routes over the
-map in place: no K-fold copies of the map, its Δ or its outputs are written, and the gathers
-read whole channel vectors. The other backends run the chain. Both give the chain's numbers up to
-float rounding (the fused kernel adds the K routes in another order).
+(Dk = C, or C / K for grouped modes.) The ``"cpu"`` backend runs it as one fused op
+(``vmamba_zoo::cross_selective_scan``) whose kernel walks the routes over the map in place: no
+K-fold copies of the map, its Δ or its outputs are written, and the gathers read whole channel
+vectors. Its backward (``vmamba_zoo::cross_selective_scan_backward``) walks the routes the same
+way, recomputing the states from the saved inputs, adds the gradient through the scan input
+straight into the map's gradient, and leaves the two projections' gradients to GEMMs over
+per-pixel gradients of Δ's low-rank product, B and C. The other backends run the chain of ops,
+each differentiated by its own backward; it is the oracle the fused op is tested against (the
+fused kernels add the K routes in another order, so they agree up to float rounding).
 """
 
 from __future__ import annotations
