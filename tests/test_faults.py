@@ -421,6 +421,14 @@ def test_raw_fused_kernels_check_their_arguments():
         _C.state_fusion_fwd(h, weight[:2], [1, 3, 5])
     with pytest.raises(ValueError, match="dilations must be positive"):
         _C.state_fusion_fwd(h, weight, [1, 0, 5])
+    with pytest.raises(ValueError, match="weight must be"):
+        _C.state_fusion_bwd(h, weight[:2], [1, 3, 5], h)
+    with pytest.raises(ValueError, match="dilations must be positive"):
+        _C.state_fusion_bwd(h, weight, [1, 0, 5], h)
+    with pytest.raises(ValueError, match=r"dout must be \(batch, channels, H, W\)"):
+        _C.state_fusion_bwd(h, weight, [1, 3, 5], h[:, :2].contiguous())
+    with pytest.raises(ValueError, match="dout must be Float"):
+        _C.state_fusion_bwd(h, weight, [1, 3, 5], h.double())
     # a dilation far beyond the map reads only border pixels: same result as one at the map's size
     torch.testing.assert_close(_C.state_fusion_fwd(h, weight, [1, 3, 2**40]), _C.state_fusion_fwd(h, weight, [1, 3, 3]))
 
@@ -439,6 +447,10 @@ def test_registered_fused_ops_check_their_arguments():
         OPS.cross_selective_scan_backward(*a.values(), "cross2d", True, torch.zeros(1, 3, 4, 6))
     with pytest.raises(ValueError, match="weight must be"):
         OPS.state_fusion(torch.randn(1, 4, 3, 3), torch.randn(2, 4, 3, 3), [1, 3, 5])
+    with pytest.raises(ValueError, match="weight must be"):
+        OPS.state_fusion_backward(torch.randn(1, 4, 3, 3), torch.randn(2, 4, 3, 3), [1, 3, 5], torch.randn(1, 4, 3, 3))
+    with pytest.raises(ValueError, match="dout must be like h"):
+        OPS.state_fusion_backward(torch.randn(1, 4, 3, 3), torch.randn(3, 4, 3, 3), [1, 3, 5], torch.randn(1, 4, 3, 2))
 
 
 # An empty batch: an empty output of the right shape from every op and backend (the models then

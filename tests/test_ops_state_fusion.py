@@ -37,6 +37,21 @@ def test_matches_the_convolutions(hw, dilations, cpu_isa):
         torch.testing.assert_close(out, expected, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("hw", [(7, 9), (1, 1), (3, 2), (2, 23)], ids=str)
+@pytest.mark.parametrize("dilations", [(1, 3, 5), (2,), (1, 40)], ids=str)
+def test_fused_gradients_equal_the_convolutions(hw, dilations, cpu_isa):
+    g = torch.Generator().manual_seed(0)
+    h = torch.randn(2, 5, *hw, dtype=torch.float64, generator=g)
+    weight = torch.randn(len(dilations), 5, 3, 3, dtype=torch.float64, generator=g)
+    dout = torch.randn(h.shape, dtype=torch.float64, generator=g)
+    grads = {}
+    for backend in ("cpu", "torch"):
+        leaves = (h.clone().requires_grad_(), weight.clone().requires_grad_())
+        grads[backend] = torch.autograd.grad(state_fusion(*leaves, dilations, backend=backend), leaves, dout)
+    for fused, chain in zip(grads["cpu"], grads["torch"]):
+        torch.testing.assert_close(fused, chain, rtol=1e-12, atol=1e-12)
+
+
 def test_float32_and_gradient_path(cpu_isa):
     torch.manual_seed(0)
     h = torch.randn(2, 4, 6, 5)

@@ -122,6 +122,8 @@ struct Kernels {
   void (*cross_selective_scan_fwd)(const CrossScanArgs<T>&);
   void (*cross_selective_scan_bwd)(const CrossScanArgs<T>&, const CrossScanGrads<T>&);
   void (*state_fusion_fwd)(const StateFusionArgs<T>&);
+  // dout and dh (batch, channels, H, W); dweight (batch, len(dilations), channels, 9), per batch
+  void (*state_fusion_bwd)(const StateFusionArgs<T>&, const T* dout, T* dh, T* dweight);
 };
 
 struct KernelTable {

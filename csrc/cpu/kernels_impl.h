@@ -11,6 +11,7 @@
 #include "selective_scan_kernels.h"
 #include "cross_selective_scan_backward_kernels.h"
 #include "state_fusion_kernels.h"
+#include "state_fusion_backward_kernels.h"
 
 namespace vmamba_zoo::cpu::VMAMBA_ZOO_ISA {
 
@@ -18,7 +19,7 @@ template <typename T>
 constexpr Kernels<T> kKernels{simd::kLanes<T>, &scan_fwd<T>,       &scan_bwd<T>,
                               &scan_states_fwd<T>, &scan_states_bwd<T>,
                               &cross_selective_scan_fwd<T>, &cross_selective_scan_bwd<T>,
-                              &state_fusion_fwd<T>};
+                              &state_fusion_fwd<T>, &state_fusion_bwd<T>};
 
 const KernelTable table{kKernels<float>, kKernels<double>};
 

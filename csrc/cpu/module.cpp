@@ -22,6 +22,7 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("cross_selective_scan_bwd", &vmamba_zoo::cross_selective_scan_bwd, "x"_a, "x_dbl"_a, "route"_a,
         "dt_weight"_a, "dt_bias"_a, "A"_a, "D"_a, "grouped"_a, "softplus"_a, "dy"_a);
   m.def("state_fusion_fwd", &vmamba_zoo::state_fusion_fwd, "h"_a, "weight"_a, "dilations"_a);
+  m.def("state_fusion_bwd", &vmamba_zoo::state_fusion_bwd, "h"_a, "weight"_a, "dilations"_a, "dout"_a);
   m.def("compiled_cpu_isas", &vmamba_zoo::compiled_cpu_isas,
         "The instruction-set paths compiled into this build, fastest first");
   m.def("supported_cpu_isas", &vmamba_zoo::supported_cpu_isas,

@@ -47,6 +47,9 @@ std::vector<at::Tensor> cross_selective_scan_bwd(const at::Tensor& x, const at::
 
 // Spatial-Mamba's structure-aware state fusion (inference): see vmamba_zoo/ops/state_fusion.
 at::Tensor state_fusion_fwd(const at::Tensor& h, const at::Tensor& weight, const std::vector<int64_t>& dilations);
+// Its gradients (training): dout -> (dh, dweight).
+std::vector<at::Tensor> state_fusion_bwd(const at::Tensor& h, const at::Tensor& weight,
+                                         const std::vector<int64_t>& dilations, const at::Tensor& dout);
 
 // The instruction-set paths of the kernels (dispatch.cpp): those compiled into this build and
 // those the running CPU supports (fastest first), the active one, and a switch (or "auto").

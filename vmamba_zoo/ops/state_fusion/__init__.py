@@ -3,11 +3,13 @@ mixed spatially by dilated depthwise 3x3 convolutions of replicate-padded maps, 
 
     out = sum_t conv2d(replicate_pad(h, d_t), weight[t], dilation=d_t, groups=C)
 
-(``weight[t]`` (C, 3, 3) already carries the model's ``alpha_t``.) When a gradient is needed it
-runs as exactly those convolutions; without one, the ``"cpu"`` backend computes the 27 taps
-directly (one fused kernel, ``vmamba_zoo::state_fusion``) where oneDNN would run the equivalent
-11x11 depthwise kernel, 121 taps, on a padded copy. The other backends run the convolutions.
-Both give the same numbers up to float rounding. FLOPs: the fused node counts as that merged
+(``weight[t]`` (C, 3, 3) already carries the model's ``alpha_t``.) The ``"cpu"`` backend computes
+the 27 taps directly (one fused kernel, ``vmamba_zoo::state_fusion``) where oneDNN would run the
+equivalent 11x11 depthwise kernel, 121 taps, on a padded copy; its backward
+(``vmamba_zoo::state_fusion_backward``) is a C++ kernel too: each tap's transpose and weight
+gradient over the padded plane, then the replicate padding's adjoint. The other backends run the
+convolutions, each differentiated by autograd, the oracle of the fused op. Both give the same
+numbers up to float rounding. FLOPs: the fused node counts as that merged
 (2 max(d) + 1)^2 depthwise convolution, the convention of the original's eval path.
 """
 
@@ -39,6 +41,39 @@ def _fused_op(h: Tensor, weight: Tensor, dilations: list[int]) -> Tensor:
 @_fused_op.register_fake
 def _(h, weight, dilations):
     return torch.empty_like(h)
+
+
+@torch.library.custom_op("vmamba_zoo::state_fusion_backward", mutates_args=())
+def _fused_backward_op(h: Tensor, weight: Tensor, dilations: list[int], dout: Tensor) -> tuple[Tensor, Tensor]:
+    from ... import _C
+
+    _check_inputs(h, weight, dilations)
+    if dout.shape != h.shape or dout.dtype != h.dtype:
+        raise ValueError(f"dout must be like h {tuple(h.shape)} {h.dtype}, got {tuple(dout.shape)} {dout.dtype}")
+    if h.shape[0] == 0:
+        return torch.zeros_like(h), torch.zeros_like(weight)
+    dh, dweight = _C.state_fusion_bwd(h.contiguous(), weight.contiguous(), dilations, dout.contiguous())
+    return dh, dweight
+
+
+@_fused_backward_op.register_fake
+def _(h, weight, dilations, dout):
+    return torch.empty_like(h), torch.empty_like(weight)
+
+
+def _fused_setup_context(ctx, inputs, output):
+    h, weight, dilations = inputs
+    ctx.save_for_backward(h, weight)
+    ctx.dilations = dilations
+
+
+def _fused_backward(ctx, dout):
+    h, weight = ctx.saved_tensors
+    dh, dweight = _fused_backward_op(h, weight, ctx.dilations, dout.contiguous())
+    return dh, dweight, None
+
+
+_fused_op.register_autograd(_fused_backward, setup_context=_fused_setup_context)
 
 
 def _chain(h: Tensor, weight: Tensor, dilations: Sequence[int]) -> Tensor:
@@ -73,10 +108,9 @@ def state_fusion(h: Tensor, weight: Tensor, dilations: Sequence[int] = (1, 3, 5)
     dilations = list(dilations)
     _check_inputs(h, weight, dilations)
     backend = backends.resolve(backend, h.device)
-    needs_grad = torch.is_grad_enabled() and (h.requires_grad or weight.requires_grad)
     if h.shape[0] == 0:  # an empty batch: an empty output, on every path
         return torch.empty_like(h)
-    if backend != "cpu" or needs_grad or h.dtype not in (torch.float32, torch.float64):
+    if backend != "cpu" or h.dtype not in (torch.float32, torch.float64):
         return _chain(h, weight, dilations)
     return _fused_op(h.contiguous(), weight.to(h.dtype).contiguous(), dilations)
 
