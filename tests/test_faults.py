@@ -396,11 +396,21 @@ def test_raw_fused_kernels_check_their_arguments():
         ((5, a["A"][:5]), r"A must be \(K \* Dk=32"),
         ((6, a["D"][:5]), "dt_bias and D must have K \\* Dk = 32"),
         ((1, x_dbl.double()), "x_dbl must be a CPU tensor of x's dtype"),
+        ((0, x.int()), "x must be float32, float64 or bfloat16, got Int"),
+        ((0, x.bfloat16()), "x_dbl must be a CPU tensor of x's dtype BFloat16"),
     ]
     for (index, value), message in cases:
         bad = list(args)
         bad[index] = value
         with pytest.raises(ValueError, match=message):
+            _C.cross_selective_scan_fwd(*bad, False, True)
+    # bfloat16 x and x_dbl take float32 parameters
+    bf16_args = [x.bfloat16(), x_dbl.bfloat16(), *args[2:]]
+    _C.cross_selective_scan_fwd(*bf16_args, False, True)
+    for index, name in ((3, "dt_weight"), (6, "D")):
+        bad = list(bf16_args)
+        bad[index] = bad[index].bfloat16()
+        with pytest.raises(ValueError, match=f"with bfloat16 x, {name} must be float32, got BFloat16"):
             _C.cross_selective_scan_fwd(*bad, False, True)
     h, weight = torch.randn(1, 4, 3, 3), torch.randn(3, 4, 3, 3)
     with pytest.raises(ValueError, match="H, W >= 1"):
@@ -421,6 +431,8 @@ def test_registered_fused_ops_check_their_arguments():
         OPS.cross_selective_scan(*bad.values(), "cross2d", True)
     with pytest.raises(ValueError, match="float32 or float64"):
         OPS.cross_selective_scan(*dict(a, D=a["D"].double()).values(), "cross2d", True)
+    with pytest.raises(ValueError, match="x may be bfloat16 with float32 parameters"):
+        OPS.cross_selective_scan(*dict(a, x=a["x"].bfloat16(), D=a["D"].bfloat16()).values(), "cross2d", True)
     with pytest.raises(ValueError, match="weight must be"):
         OPS.state_fusion(torch.randn(1, 4, 3, 3), torch.randn(2, 4, 3, 3), [1, 3, 5])
 

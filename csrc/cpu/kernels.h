@@ -89,6 +89,15 @@ struct CrossScanArgs {
   int64_t task_cost() const { return lanes * directions_per_task() * length * (state + rank); }
 };
 
+// The fused cross selective scan with bfloat16 x, x_dbl and y (raw bit patterns) and float32
+// parameters (cross_selective_scan_bf16_kernels.h).
+struct CrossScanBf16Args {
+  CrossScanArgs<float> params;  // sizes, route and the float32 parameters; its x, x_dbl and y are unused
+  const uint16_t* x;
+  const uint16_t* x_dbl;
+  uint16_t* y;  // written whole (every pixel of every channel)
+};
+
 // Spatial-Mamba's state fusion: see vmamba_zoo/ops/state_fusion/__init__.py.
 template <typename T>
 struct StateFusionArgs {
@@ -113,6 +122,7 @@ struct Kernels {
 struct KernelTable {
   Kernels<float> f32;
   Kernels<double> f64;
+  void (*cross_selective_scan_fwd_bf16)(const CrossScanBf16Args&);
 
   template <typename T>
   const Kernels<T>& get() const {

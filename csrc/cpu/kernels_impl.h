@@ -7,6 +7,7 @@
 #error "kernels_impl.h is included by kernels_<path>.cpp, which names the path"
 #endif
 
+#include "cross_selective_scan_bf16_kernels.h"
 #include "cross_selective_scan_kernels.h"
 #include "selective_scan_kernels.h"
 #include "state_fusion_kernels.h"
@@ -18,6 +19,6 @@ constexpr Kernels<T> kKernels{simd::kLanes<T>, &scan_fwd<T>,       &scan_bwd<T>,
                               &scan_states_fwd<T>, &scan_states_bwd<T>,
                               &cross_selective_scan_fwd<T>, &state_fusion_fwd<T>};
 
-const KernelTable table{kKernels<float>, kKernels<double>};
+const KernelTable table{kKernels<float>, kKernels<double>, &cross_selective_scan_fwd_bf16};
 
 }  // namespace vmamba_zoo::cpu::VMAMBA_ZOO_ISA

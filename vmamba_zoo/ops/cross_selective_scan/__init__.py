@@ -14,7 +14,9 @@ of ops, each differentiated by its own backward. Without one (inference), the ``
 runs a single fused kernel (``vmamba_zoo::cross_selective_scan``) that walks the routes over the
 map in place: no K-fold copies of the map, its Δ or its outputs are written, and the gathers
 read whole channel vectors. The other backends run the chain. Both give the chain's numbers up to
-float rounding (the fused kernel adds the K routes in another order).
+float rounding (the fused kernel adds the K routes in another order). A bfloat16 ``x`` (float32
+parameters) is read as it is: the per-route projections are a bfloat16 GEMM, as in the chain, and
+the kernel keeps its states and sums in float32 and rounds y to bfloat16 once.
 """
 
 from __future__ import annotations
@@ -44,9 +46,14 @@ def _fused_op(
 
     params = (x_proj_weight, dt_projs_weight, dt_projs_bias, A, D)
     _check_inputs(x, *params, mode)
-    dtypes = sorted({str(t.dtype) for t in (x, *params)})
-    if len(dtypes) != 1 or dtypes[0] not in ("torch.float32", "torch.float64"):
-        raise ValueError(f"the fused op computes in float32 or float64: all its tensors must have one of them, got {dtypes}")
+    dtypes = sorted({str(t.dtype) for t in params})
+    if len(dtypes) != 1 or dtypes[0] not in ("torch.float32", "torch.float64") or not (
+        x.dtype == params[0].dtype or (x.dtype == torch.bfloat16 and dtypes[0] == "torch.float32")
+    ):
+        raise ValueError(
+            "the fused op computes in float32 or float64: all its tensors must have one of them (x may be "
+            f"bfloat16 with float32 parameters), got x {x.dtype} and parameters {dtypes}"
+        )
     if x.device.type != "cpu":
         raise ValueError(f"the fused op runs on CPU tensors, got tensors on {x.device}")
     if x.shape[0] == 0:  # an empty batch: an empty output
@@ -57,7 +64,9 @@ def _fused_op(
     grouped = geometry(mode, H, W).grouped
     pixels = x.reshape(batch * H * W, C)
     # x_dbl[k, pixel] = x_proj_weight[k] @ (the channels of route k at that pixel): one GEMM
-    # over all routes, or one per channel group; in the kernel's dtype even under autocast
+    # over all routes, or one per channel group; in x's dtype even under autocast (bfloat16 x:
+    # a bfloat16 GEMM, as the chain's, and x_dbl in bfloat16 for the kernel)
+    x_proj_weight = x_proj_weight.to(x.dtype)
     with torch.autocast(x.device.type, enabled=False):
         if grouped:
             x_dbl = torch.bmm(pixels.view(-1, K, Dk).transpose(0, 1), x_proj_weight.transpose(1, 2))
@@ -181,7 +190,9 @@ def cross_selective_scan(
     needs_grad = torch.is_grad_enabled() and any(t.requires_grad for t in (x, *params))
     if backend != "cpu" or needs_grad:
         return _chain(x, *params, mode, bool(delta_softplus), backend).to(result)
-    x, *params = (t.to(dtype).contiguous() for t in (x, *params))
+    # bfloat16 x stays bfloat16 (the kernel reads it and rounds its output once); the rest computes in dtype
+    x = x.contiguous() if x.dtype == torch.bfloat16 and dtype == torch.float32 else x.to(dtype).contiguous()
+    params = [t.to(dtype).contiguous() for t in params]
     return _fused_op(x, *params, mode, bool(delta_softplus)).to(result)
 
 
