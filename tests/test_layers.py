@@ -1,5 +1,5 @@
 """The shared Linear / Mlp layers: same function, keys and FLOP counts as nn.Linear and timm's Mlp,
-whichever path (oneDNN for CPU float32 inference, F.linear otherwise) runs."""
+whichever path (oneDNN for CPU float32 inference and bfloat16 autocast, F.linear otherwise) runs."""
 
 from __future__ import annotations
 
@@ -7,7 +7,10 @@ import torch
 from timm.layers import Mlp as TimmMlp
 
 from vmamba_zoo import count_flops
-from vmamba_zoo.models._layers import Linear, Mlp, conv2d_gelu
+import pytest
+
+from vmamba_zoo.models import _layers
+from vmamba_zoo.models._layers import Linear, Mlp, bfloat16_copy, conv2d_gelu
 
 
 def test_mlp_matches_timm_mlp_with_the_same_keys():
@@ -34,6 +37,41 @@ def test_linear_matches_and_keeps_autocast_dtype():
         with torch.autocast("cpu", dtype=torch.bfloat16):
             assert layer(x).dtype == torch.bfloat16
     assert isinstance(layer, torch.nn.Linear)
+
+
+needs_onednn_bf16 = pytest.mark.skipif(not _layers._ONEDNN_BF16, reason="no native bfloat16 in this oneDNN / CPU")
+
+
+@needs_onednn_bf16
+def test_bfloat16_autocast_path_matches_autocast_f_linear():
+    torch.manual_seed(0)
+    ours, timms = Mlp(24, 96), TimmMlp(24, 96, act_layer=torch.nn.GELU)
+    ours.load_state_dict(timms.state_dict())
+    x = torch.randn(4, 5, 7, 24)
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        for inputs in (x, x.bfloat16()):
+            y, expected = ours(inputs), timms(inputs)
+            assert y.dtype == expected.dtype == torch.bfloat16
+            # the same bfloat16 operands; GELU applied before rounding (one rounding less), so
+            # a hidden unit can differ by one bfloat16 step: a few steps at the output
+            torch.testing.assert_close(y.float(), expected.float(), rtol=2**-6, atol=8e-3)
+    assert "weight" in ours.fc1.__dict__["_bfloat16_copies"]  # the oneDNN path ran
+
+
+def test_bfloat16_copy_is_kept_until_the_parameter_changes():
+    layer = Linear(16, 8)
+    first = bfloat16_copy(layer, "weight")
+    assert first.dtype == torch.bfloat16 and torch.equal(first, layer.weight.detach().bfloat16())
+    assert bfloat16_copy(layer, "weight") is first  # converted once
+    with torch.no_grad():
+        layer.weight.mul_(2)  # in place
+    second = bfloat16_copy(layer, "weight")
+    assert second is not first and torch.equal(second, layer.weight.detach().bfloat16())
+    layer.load_state_dict({"weight": torch.ones(8, 16), "bias": torch.zeros(8)})
+    assert torch.equal(bfloat16_copy(layer, "weight"), torch.ones(8, 16, dtype=torch.bfloat16))
+    layer.weight = torch.nn.Parameter(torch.full((8, 16), 3.0))  # replaced
+    assert torch.equal(bfloat16_copy(layer, "weight"), torch.full((8, 16), 3.0, dtype=torch.bfloat16))
+    assert "_bfloat16_copies" not in layer.state_dict() and len(layer.state_dict()) == 2
 
 
 def test_traced_as_linear_so_flops_are_counted():
