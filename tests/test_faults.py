@@ -395,18 +395,21 @@ def test_raw_fused_kernels_check_their_arguments():
         ((2, route.long()), "route must be Int"),
         ((5, a["A"][:5]), r"A must be \(K \* Dk=32"),
         ((6, a["D"][:5]), "dt_bias and D must have K \\* Dk = 32"),
-        ((1, x_dbl.double()), "x_dbl must be a CPU tensor of x's dtype"),
+        ((1, x_dbl.double()), r"x_dbl must be a CPU tensor of dtype Float \(x's\)"),
         ((0, x.int()), "x must be float32, float64 or bfloat16, got Int"),
-        ((0, x.bfloat16()), "x_dbl must be a CPU tensor of x's dtype BFloat16"),
+        ((1, x_dbl.bfloat16()), r"x_dbl must be a CPU tensor of dtype Float \(x's\)"),
     ]
     for (index, value), message in cases:
         bad = list(args)
         bad[index] = value
         with pytest.raises(ValueError, match=message):
             _C.cross_selective_scan_fwd(*bad, False, True)
-    # bfloat16 x and x_dbl take float32 parameters
-    bf16_args = [x.bfloat16(), x_dbl.bfloat16(), *args[2:]]
+    # bfloat16 x takes float32 x_dbl and parameters
+    bf16_args = [x.bfloat16(), *args[1:]]
     _C.cross_selective_scan_fwd(*bf16_args, False, True)
+    bad = [x.bfloat16(), x_dbl.bfloat16(), *args[2:]]
+    with pytest.raises(ValueError, match=r"x_dbl must be a CPU tensor of dtype Float \(float32 with bfloat16 x\)"):
+        _C.cross_selective_scan_fwd(*bad, False, True)
     for index, name in ((3, "dt_weight"), (6, "D")):
         bad = list(bf16_args)
         bad[index] = bad[index].bfloat16()

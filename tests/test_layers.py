@@ -10,7 +10,7 @@ from vmamba_zoo import count_flops
 import pytest
 
 from vmamba_zoo.models import _layers
-from vmamba_zoo.models._layers import Linear, Mlp, bfloat16_copy, conv2d_gelu
+from vmamba_zoo.models._layers import Linear, Mlp, bfloat16_copy, conv2d_gelu, conv2d_silu
 
 
 def test_mlp_matches_timm_mlp_with_the_same_keys():
@@ -89,3 +89,25 @@ def test_conv2d_gelu_matches_conv_then_gelu():
     with torch.no_grad():
         torch.testing.assert_close(conv2d_gelu(conv, x), torch.nn.functional.gelu(conv(x)), rtol=1e-5, atol=1e-5)
     assert conv2d_gelu(conv, x).requires_grad  # the gradient path is the plain convolution
+
+
+def test_conv2d_silu_matches_conv_then_silu():
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(16, 16, 3, padding=1, groups=16, bias=False)
+    x = torch.randn(2, 5, 6, 16).permute(0, 3, 1, 2)
+    with torch.no_grad():
+        torch.testing.assert_close(conv2d_silu(conv, x), torch.nn.functional.silu(conv(x)), rtol=1e-5, atol=1e-5)
+    assert conv2d_silu(conv, x).requires_grad
+
+
+@needs_onednn_bf16
+def test_conv_activations_under_bfloat16_autocast_match_autocast_conv():
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(16, 16, 3, padding=1, groups=16)
+    x = torch.randn(2, 5, 6, 16).permute(0, 3, 1, 2)
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        for fused, act in ((conv2d_silu, torch.nn.functional.silu), (conv2d_gelu, torch.nn.functional.gelu)):
+            y, expected = fused(conv, x), act(conv(x))
+            assert y.dtype == expected.dtype == torch.bfloat16
+            torch.testing.assert_close(y.float(), expected.float(), rtol=2**-7, atol=2**-7)
+    assert "weight" in conv.__dict__["_bfloat16_copies"]  # the oneDNN path ran

@@ -94,8 +94,8 @@ def test_gradient_path_is_the_chain_and_differentiable():
 @pytest.mark.parametrize("mode", CROSS_SCAN_MODES)
 @pytest.mark.parametrize("state", [1, 16, 3], ids=["N1", "N16", "N3"])
 def test_bfloat16_kernel_is_the_float32_kernel_rounded_once(mode, state, cpu_isa):
-    # bfloat16 x and x_dbl with float32 parameters: the float32 kernel's result on the same
-    # (exactly widened) inputs, rounded to bfloat16 once. 60 channels as above (ragged tasks).
+    # bfloat16 x with float32 x_dbl and parameters: the float32 kernel's result on the same
+    # (exactly widened) x, rounded to bfloat16 once. 60 channels as above (ragged tasks).
     from vmamba_zoo import _C
     from vmamba_zoo.ops.cross_scan.index_maps import scan_sources
 
@@ -104,12 +104,12 @@ def test_bfloat16_kernel_is_the_float32_kernel_rounded_once(mode, state, cpu_isa
     geo = geometry(mode, H, W)
     Dk = 60 // geo.K if geo.grouped else 60
     x = torch.randn(batch, H * W, 60, generator=g).bfloat16()
-    x_dbl = torch.randn(geo.K, batch * H * W, rank + 2 * state, generator=g).bfloat16()
+    x_dbl = torch.randn(geo.K, batch * H * W, rank + 2 * state, generator=g)
     params = (torch.randn(geo.K, Dk, rank, generator=g) * 0.3, torch.randn(geo.K * Dk, generator=g) * 0.5 - 2,
               -torch.rand(geo.K * Dk, state, generator=g) * 3, torch.randn(geo.K * Dk, generator=g))
     route = scan_sources(mode, H, W, x.device)
     y = _C.cross_selective_scan_fwd(x, x_dbl, route, *params, geo.grouped, True)
-    expected = _C.cross_selective_scan_fwd(x.float(), x_dbl.float(), route, *params, geo.grouped, True)
+    expected = _C.cross_selective_scan_fwd(x.float(), x_dbl, route, *params, geo.grouped, True)
     assert y.dtype == torch.bfloat16
     assert torch.equal(y, expected.bfloat16())
 

@@ -12,7 +12,7 @@ at::Tensor cross_selective_scan_fwd(const at::Tensor& x, const at::Tensor& x_dbl
                                     const at::Tensor& D, bool grouped, bool softplus) {
   const char* op = "cross_selective_scan_fwd";
   TORCH_CHECK_VALUE(x.defined(), op, ": x is an undefined tensor");
-  // x (and x_dbl, y) in bfloat16: float32 parameters, states and sums (the bf16 kernel)
+  // x (and y) in bfloat16: float32 x_dbl, parameters, states and sums (the bf16 kernel)
   const bool bf16 = x.scalar_type() == at::kBFloat16;
   const auto dtype = bf16 ? at::kFloat : x.scalar_type();
   TORCH_CHECK_VALUE(dtype == at::kFloat || dtype == at::kDouble, op,
@@ -25,8 +25,8 @@ at::Tensor cross_selective_scan_fwd(const at::Tensor& x, const at::Tensor& x_dbl
   }
   cpu::check_tensor(op, route, "route", at::kInt);
   // x_dbl is a view of one GEMM's output: only its last dim must be contiguous
-  TORCH_CHECK_VALUE(x_dbl.defined() && x_dbl.device().is_cpu() && x_dbl.scalar_type() == x.scalar_type(), op,
-                    ": x_dbl must be a CPU tensor of x's dtype ", x.scalar_type());
+  TORCH_CHECK_VALUE(x_dbl.defined() && x_dbl.device().is_cpu() && x_dbl.scalar_type() == dtype, op,
+                    ": x_dbl must be a CPU tensor of dtype ", dtype, bf16 ? " (float32 with bfloat16 x)" : " (x's)");
   TORCH_CHECK_VALUE(route.dim() == 2 && route.size(0) >= 1, op, ": route must be (K >= 1, L), got ", route.sizes());
   const int64_t K = route.size(0);
   TORCH_CHECK_VALUE(dt_weight.dim() == 3 && dt_weight.size(0) == K && dt_weight.size(1) >= 1, op,
@@ -50,12 +50,11 @@ at::Tensor cross_selective_scan_fwd(const at::Tensor& x, const at::Tensor& x_dbl
   if (bf16) {
     at::Tensor y = at::empty_like(x);  // the kernel writes all of it
     cpu::CrossScanArgs<float> params{
-        nullptr, nullptr, route.data_ptr<int32_t>(), dt_weight.data_ptr<float>(), dt_bias.data_ptr<float>(),
+        nullptr, x_dbl.data_ptr<float>(), route.data_ptr<int32_t>(), dt_weight.data_ptr<float>(), dt_bias.data_ptr<float>(),
         A.data_ptr<float>(), D.data_ptr<float>(), nullptr, batch, P, C, K, route.size(1), Dk, R, N,
         x_dbl.stride(0), x_dbl.stride(1), grouped, softplus, cpu::kernels().f32.lanes};
     cpu::kernels().cross_selective_scan_fwd_bf16(
         {params, reinterpret_cast<const uint16_t*>(x.data_ptr<at::BFloat16>()),
-         reinterpret_cast<const uint16_t*>(x_dbl.data_ptr<at::BFloat16>()),
          reinterpret_cast<uint16_t*>(y.data_ptr<at::BFloat16>())});
     return y;
   }

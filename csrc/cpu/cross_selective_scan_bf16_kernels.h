@@ -1,9 +1,11 @@
 // The fused CPU cross selective scan (cross_selective_scan_kernels.h) with bfloat16 input and
-// output: x, x_dbl and y in bfloat16, the parameters, the states and every sum in float32.
+// output: x and y in bfloat16; x_dbl (the projections, a fraction of x's size, read by every
+// channel block of an image: widened once, by the caller), the parameters, the states and every
+// sum in float32.
 // Entry point: cross_selective_scan.cpp (x of dtype bfloat16).
 //
-// Each task scans its channels as the float32 kernel does, converting each bfloat16 it reads to
-// float32 (exact), and adds the K directions' outputs into a float32 buffer of its own (pixels x
+// Each task scans its channels as the float32 kernel does, converting each bfloat16 of x it reads
+// to float32 (exact), and adds the K directions' outputs into a float32 buffer of its own (pixels x
 // its channels: a task's channels of every pixel, in L2). Only when all of its directions are
 // done does it round the sums to bfloat16 and write them into y, so the output is rounded once,
 // as a float32 scan of the same inputs would be, and y needs no zeroing first.
@@ -20,13 +22,6 @@ using simd::Vec;
 constexpr int kLanes = simd::kLanes<float>;
 // kLanes bfloat16 bit patterns: half a register
 typedef uint16_t HalfVec __attribute__((vector_size(kLanes * sizeof(uint16_t))));
-
-inline float to_float(uint16_t bits) {
-  const uint32_t wide = static_cast<uint32_t>(bits) << 16;
-  float f;
-  std::memcpy(&f, &wide, sizeof(f));
-  return f;
-}
 
 // `lanes` bfloat16 values from src as float32, zero beyond `lanes`
 inline Vec<float> load(const uint16_t* src, int lanes) {
@@ -83,7 +78,7 @@ void scan_direction_bf16(const CrossScanBf16Args& q, int64_t b, int64_t k, int64
   }
   const int32_t* route = p.route + k * p.length;
   const uint16_t* x_img = q.x + b * p.pixels * p.channels + cx;
-  const uint16_t* dbl_img = q.x_dbl + k * p.dbl_dir_stride + b * p.pixels * p.dbl_pix_stride;
+  const T* dbl_img = p.x_dbl + k * p.dbl_dir_stride + b * p.pixels * p.dbl_pix_stride;
   for (int64_t l = 0; l < p.length; ++l) {
     const int64_t pix = route[l];
     Vec<T> dt[V], unused;
@@ -95,19 +90,15 @@ void scan_direction_bf16(const CrossScanBf16Args& q, int64_t b, int64_t k, int64
       }
       continue;
     }
-    const uint16_t* dbl = dbl_img + pix * p.dbl_pix_stride;
+    const T* dbl = dbl_img + pix * p.dbl_pix_stride;
     Vec<T> part[V][4];
     for (int j = 0; j < V; ++j) part[j][0] = bias[j], part[j][1] = part[j][2] = part[j][3] = Vec<T>{};
     int64_t r = 0;
     for (; r + 4 <= R; r += 4)
-      for (int i = 0; i < 4; ++i) {
-        const T d = bf16::to_float(dbl[r + i]);
-        for (int j = 0; j < V; ++j) part[j][i] += dt_w[(r + i) * V + j] * d;
-      }
-    for (; r < R; ++r) {
-      const T d = bf16::to_float(dbl[r]);
-      for (int j = 0; j < V; ++j) part[j][0] += dt_w[r * V + j] * d;
-    }
+      for (int i = 0; i < 4; ++i)
+        for (int j = 0; j < V; ++j) part[j][i] += dt_w[(r + i) * V + j] * dbl[r + i];
+    for (; r < R; ++r)
+      for (int j = 0; j < V; ++j) part[j][0] += dt_w[r * V + j] * dbl[r];
     Vec<T> u[V], dtu[V], out[V];
     for (int j = 0; j < V; ++j) {
       const Vec<T> raw = (part[j][0] + part[j][1]) + (part[j][2] + part[j][3]);
@@ -117,15 +108,14 @@ void scan_direction_bf16(const CrossScanBf16Args& q, int64_t b, int64_t k, int64
       dtu[j] = dt[j] * u[j];
       out[j] = D[j] * u[j];
     }
-    const uint16_t* Bl = dbl + R;
-    const uint16_t* Cl = Bl + N;
+    const T* Bl = dbl + R;
+    const T* Cl = Bl + N;
 #pragma GCC unroll 16
     for (int64_t n = 0; n < N; ++n) {
-      const T Bn = bf16::to_float(Bl[n]), Cn = bf16::to_float(Cl[n]);
       for (int j = 0; j < V; ++j) {
         Vec<T>& h = s.h[n * V + j];
-        h = simd::exp2<T>(dt[j] * s.A[n * V + j]) * h + dtu[j] * Bn;
-        out[j] += h * Cn;
+        h = simd::exp2<T>(dt[j] * s.A[n * V + j]) * h + dtu[j] * Bl[n];
+        out[j] += h * Cl[n];
       }
     }
     for (int j = 0; j < V; ++j) acc[pix * V + j] += out[j];

@@ -89,12 +89,11 @@ struct CrossScanArgs {
   int64_t task_cost() const { return lanes * directions_per_task() * length * (state + rank); }
 };
 
-// The fused cross selective scan with bfloat16 x, x_dbl and y (raw bit patterns) and float32
+// The fused cross selective scan with bfloat16 x and y (raw bit patterns) and float32 x_dbl and
 // parameters (cross_selective_scan_bf16_kernels.h).
 struct CrossScanBf16Args {
-  CrossScanArgs<float> params;  // sizes, route and the float32 parameters; its x, x_dbl and y are unused
+  CrossScanArgs<float> params;  // sizes, route, x_dbl and the parameters; its x and y are unused
   const uint16_t* x;
-  const uint16_t* x_dbl;
   uint16_t* y;  // written whole (every pixel of every channel)
 };
 

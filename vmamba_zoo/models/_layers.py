@@ -10,8 +10,9 @@ autocast (same conditions otherwise, on a CPU whose oneDNN has native bfloat16) 
 primitive in bfloat16, as autocast's ``F.linear`` would, but with a bfloat16 copy of the weight
 made once and kept (the float32 parameter stays the source of truth: the copy is remade when the
 parameter changes, in place or replaced) instead of a cast at every forward pass, and with the
-MLP's GELU in the same pass. Everywhere else they are exactly ``nn.Linear`` and timm's ``Mlp``. :func:`conv2d_gelu` does the same for a convolution followed
-by GELU. TorchScript compiles the plain path (the oneDNN call is left to Python); symbolic tracing
+MLP's GELU in the same pass. Everywhere else they are exactly ``nn.Linear`` and timm's ``Mlp``.
+:func:`conv2d_gelu` and :func:`conv2d_silu` do the same for a convolution followed by GELU /
+SiLU. TorchScript compiles the plain path (the oneDNN call is left to Python); symbolic tracing
 (``torch.fx``, timm's feature extraction) keeps :class:`Linear` and :class:`Mlp` as leaf modules,
 so a traced graph computes exactly what the eager model does.
 """
@@ -145,17 +146,40 @@ class Mlp(nn.Module):
         return self.fc2(x)
 
 
+@torch.jit.unused
+def _onednn_conv(conv: nn.Conv2d, x: Tensor, activation: str, algorithm: str) -> Tensor | None:
+    """oneDNN's convolution then ``activation`` where it applies (as :func:`_onednn_linear`), else None."""
+    padding = conv.padding if isinstance(conv.padding, tuple) and isinstance(conv.padding[0], int) else None
+    if _ONEDNN_CONV is None or conv.padding_mode != "zeros" or padding is None:
+        return None
+    args = (list(padding), list(conv.stride), list(conv.dilation), conv.groups, activation, [], algorithm)
+    if _onednn_applies(x, conv.weight):
+        return _ONEDNN_CONV(x, conv.weight, conv.bias, *args)
+    if _onednn_bf16_applies(x, conv.weight):
+        bias = None if conv.bias is None else bfloat16_copy(conv, "bias")
+        return _ONEDNN_CONV(x.to(torch.bfloat16), bfloat16_copy(conv, "weight"), bias, *args)
+    return None
+
+
 def conv2d_gelu(conv: nn.Conv2d, x: Tensor) -> Tensor:
-    """GELU(conv(x)) for an NCHW ``x``; one oneDNN pass for CPU float32 inference, which saves
-    a read and a write of the convolution's output (GroupMamba's FFN: depthwise 3x3 then GELU)."""
-    if _ONEDNN_CONV is not None and conv.padding_mode == "zeros" and _onednn_applies(x, conv.weight):
-        padding = conv.padding if isinstance(conv.padding, tuple) and isinstance(conv.padding[0], int) else None
-        if padding is not None:
-            return _ONEDNN_CONV(
-                x, conv.weight, conv.bias, list(padding), list(conv.stride), list(conv.dilation), conv.groups,
-                "gelu", [], "none",
-            )
+    """GELU(conv(x)) for an NCHW ``x``; one oneDNN pass for CPU inference (float32, or bfloat16
+    autocast), which saves a read and a write of the convolution's output (GroupMamba's FFN:
+    depthwise 3x3 then GELU)."""
+    if not torch.jit.is_scripting():
+        y = _onednn_conv(conv, x, "gelu", "none")
+        if y is not None:
+            return y
     return F.gelu(conv(x))
 
 
-__all__ = ["Linear", "Mlp", "bfloat16_copy", "conv2d_gelu"]
+def conv2d_silu(conv: nn.Conv2d, x: Tensor) -> Tensor:
+    """SiLU(conv(x)) for an NCHW ``x``, one oneDNN pass where :func:`conv2d_gelu` has one (the
+    SS2D blocks' depthwise 3x3 then SiLU)."""
+    if not torch.jit.is_scripting():
+        y = _onednn_conv(conv, x, "swish", "")
+        if y is not None:
+            return y
+    return F.silu(conv(x))
+
+
+__all__ = ["Linear", "Mlp", "bfloat16_copy", "conv2d_gelu", "conv2d_silu"]

@@ -47,7 +47,7 @@ from timm.models import generate_default_cfgs, register_model
 from torch import Tensor, nn
 
 from ._base import Stage, StagedModelMixin, build_model, factory_kwargs, init_linear_and_layernorm, stage_dims, zoo_cfg
-from ._layers import Linear, Mlp
+from ._layers import Linear, Mlp, conv2d_silu
 from ._ssm import SelectiveScanParams, dt_rank_for
 
 __all__ = [
@@ -125,7 +125,7 @@ class SS2D(SelectiveScanParams):
         z: Optional[Tensor] = None  # the gate (v0)
         if self.gated:
             x, z = x.chunk(2, dim=-1)
-        x = _as_nhwc(self.act(self.conv2d(_as_nchw(x))))
+        x = _as_nhwc(conv2d_silu(self.conv2d, _as_nchw(x)))
         y = self.out_norm(self.scan_map(x, self.scan_mode))  # float32
         if z is not None:
             y = y * self.act(z)

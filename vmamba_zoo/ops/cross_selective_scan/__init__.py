@@ -65,13 +65,15 @@ def _fused_op(
     pixels = x.reshape(batch * H * W, C)
     # x_dbl[k, pixel] = x_proj_weight[k] @ (the channels of route k at that pixel): one GEMM
     # over all routes, or one per channel group; in x's dtype even under autocast (bfloat16 x:
-    # a bfloat16 GEMM, as the chain's, and x_dbl in bfloat16 for the kernel)
-    x_proj_weight = x_proj_weight.to(x.dtype)
+    # a bfloat16 GEMM, as the chain's, widened to the parameters' float32 for the kernel: every
+    # channel block of an image reads it)
+    weight = x_proj_weight.to(x.dtype)
     with torch.autocast(x.device.type, enabled=False):
         if grouped:
-            x_dbl = torch.bmm(pixels.view(-1, K, Dk).transpose(0, 1), x_proj_weight.transpose(1, 2))
+            x_dbl = torch.bmm(pixels.view(-1, K, Dk).transpose(0, 1), weight.transpose(1, 2))
+            x_dbl = x_dbl.to(A.dtype)
         else:
-            x_dbl = torch.mm(pixels, x_proj_weight.reshape(-1, C).t())
+            x_dbl = torch.mm(pixels, weight.reshape(-1, C).t()).to(A.dtype)
             x_dbl = x_dbl.view(-1, K, x_proj_weight.shape[1]).transpose(0, 1)
     y = _C.cross_selective_scan_fwd(
         pixels.view(batch, H * W, C), x_dbl, scan_sources(mode, H, W, x.device), dt_projs_weight,
