@@ -10,7 +10,7 @@ from vmamba_zoo import count_flops
 import pytest
 
 from vmamba_zoo.models import _layers
-from vmamba_zoo.models._layers import Linear, Mlp, bfloat16_copy, conv2d_gelu, conv2d_silu
+from vmamba_zoo.models._layers import LayerNorm, Linear, Mlp, bfloat16_copy, conv2d_gelu, conv2d_silu
 
 
 def test_mlp_matches_timm_mlp_with_the_same_keys():
@@ -91,12 +91,12 @@ def test_conv2d_gelu_matches_conv_then_gelu():
     assert conv2d_gelu(conv, x).requires_grad  # the gradient path is the plain convolution
 
 
-def test_conv2d_silu_matches_conv_then_silu():
+def test_conv2d_silu_is_conv_then_silu_in_float32():
     torch.manual_seed(0)
     conv = torch.nn.Conv2d(16, 16, 3, padding=1, groups=16, bias=False)
     x = torch.randn(2, 5, 6, 16).permute(0, 3, 1, 2)
     with torch.no_grad():
-        torch.testing.assert_close(conv2d_silu(conv, x), torch.nn.functional.silu(conv(x)), rtol=1e-5, atol=1e-5)
+        assert torch.equal(conv2d_silu(conv, x), torch.nn.functional.silu(conv(x)))  # the same ops
     assert conv2d_silu(conv, x).requires_grad
 
 
@@ -111,3 +111,43 @@ def test_conv_activations_under_bfloat16_autocast_match_autocast_conv():
             assert y.dtype == expected.dtype == torch.bfloat16
             torch.testing.assert_close(y.float(), expected.float(), rtol=2**-7, atol=2**-7)
     assert "weight" in conv.__dict__["_bfloat16_copies"]  # the oneDNN path ran
+
+
+@needs_onednn_bf16
+@pytest.mark.parametrize("channels", [96, 40, 7])  # whole vectors, a partial last one, less than one
+def test_layer_norm_under_bfloat16_autocast_is_the_float32_norm_rounded_once(channels):
+    torch.manual_seed(0)
+    norm = LayerNorm(channels, eps=1e-6)
+    with torch.no_grad():
+        norm.weight.uniform_(0.5, 1.5)
+        norm.bias.uniform_(-0.5, 0.5)
+    x = torch.randn(3, 5, channels) * 4 + 3  # a mean far from zero
+    with torch.no_grad():
+        for inputs in (x, x.bfloat16()):
+            expected = torch.nn.functional.layer_norm(inputs.double(), (channels,), norm.weight.double(),
+                                                      norm.bias.double(), 1e-6)
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                y = norm(inputs)
+            assert y.dtype == torch.bfloat16
+            # float32 math, one rounding: within one bfloat16 step (relative 2^-8) of the exact norm
+            torch.testing.assert_close(y.double(), expected, rtol=2**-8, atol=1e-6)
+        torch.testing.assert_close(norm(x), torch.nn.functional.layer_norm(x, (channels,), norm.weight, norm.bias, 1e-6))
+    assert norm(x).dtype == torch.float32 and norm(x).requires_grad  # outside autocast: nn.LayerNorm
+
+
+@needs_onednn_bf16
+def test_raw_layer_norm_kernel_checks_its_arguments():
+    from vmamba_zoo import _C
+
+    x, w, b = torch.randn(4, 8), torch.ones(8), torch.zeros(8)
+    assert _C.layer_norm_bf16(x, w, b, 1e-5).dtype == torch.bfloat16
+    assert _C.layer_norm_bf16(x[:0], w, b, 1e-5).shape == (0, 8)
+    cases = [
+        ((x.double(), w, b), "x must be float32 or bfloat16, got Double"),
+        ((x.t(), w, b), "x must be contiguous"),
+        ((x, w[:4], b), r"weight must be \(channels\) = \[8\]"),
+        ((x, w, b.bfloat16()), "bias must be Float"),
+    ]
+    for args, message in cases:
+        with pytest.raises(ValueError, match=message):
+            _C.layer_norm_bf16(*args, 1e-5)

@@ -11,42 +11,10 @@
 // as a float32 scan of the same inputs would be, and y needs no zeroing first.
 #pragma once
 
+#include "bfloat16.h"
 #include "cross_selective_scan_kernels.h"
 
 namespace vmamba_zoo::cpu::VMAMBA_ZOO_ISA {
-
-namespace bf16 {
-
-using simd::UVec;
-using simd::Vec;
-constexpr int kLanes = simd::kLanes<float>;
-// kLanes bfloat16 bit patterns: half a register
-typedef uint16_t HalfVec __attribute__((vector_size(kLanes * sizeof(uint16_t))));
-
-// `lanes` bfloat16 values from src as float32, zero beyond `lanes`
-inline Vec<float> load(const uint16_t* src, int lanes) {
-  HalfVec h{};
-  std::memcpy(&h, src, lanes * sizeof(uint16_t));
-  const UVec<float> wide = __builtin_convertvector(h, UVec<float>) << 16;
-  Vec<float> v;
-  std::memcpy(&v, &wide, sizeof(v));
-  return v;
-}
-
-// The first `lanes` lanes of v rounded to the nearest bfloat16 (ties to even, as torch's
-// conversion); a NaN stays a (quiet) NaN
-inline void store(uint16_t* dst, Vec<float> v, int lanes) {
-  UVec<float> bits;
-  std::memcpy(&bits, &v, sizeof(bits));
-  const UVec<float> rounded = (bits + (0x7FFFu + ((bits >> 16) & 1u))) >> 16;
-  const UVec<float> nan = (bits >> 16) | 0x40u;
-  const UVec<float> is_nan = (UVec<float>)(v != v);
-  const UVec<float> out = (is_nan & nan) | (~is_nan & rounded);
-  const HalfVec h = __builtin_convertvector(out, HalfVec);
-  std::memcpy(dst, &h, lanes * sizeof(uint16_t));
-}
-
-}  // namespace bf16
 
 // One direction of one task (see scan_direction in cross_selective_scan_kernels.h, which this
 // follows step for step); adds its outputs into acc (pixels x kVecs vectors).

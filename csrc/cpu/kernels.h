@@ -18,6 +18,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cmath>
 #include <cstring>
 #include <limits>
 #include <new>
@@ -97,6 +98,17 @@ struct CrossScanBf16Args {
   uint16_t* y;  // written whole (every pixel of every channel)
 };
 
+// LayerNorm over the last dim, float32 or bfloat16 rows in, bfloat16 out (layer_norm_bf16_kernels.h).
+struct LayerNormBf16Args {
+  const void* x;  // (rows, channels): float32, or bfloat16 bit patterns where x_bf16
+  bool x_bf16;
+  const float* weight;  // (channels)
+  const float* bias;    // (channels)
+  uint16_t* y;          // (rows, channels), bfloat16 bit patterns
+  int64_t rows, channels;
+  float eps;
+};
+
 // Spatial-Mamba's state fusion: see vmamba_zoo/ops/state_fusion/__init__.py.
 template <typename T>
 struct StateFusionArgs {
@@ -122,6 +134,7 @@ struct KernelTable {
   Kernels<float> f32;
   Kernels<double> f64;
   void (*cross_selective_scan_fwd_bf16)(const CrossScanBf16Args&);
+  void (*layer_norm_bf16)(const LayerNormBf16Args&);
 
   template <typename T>
   const Kernels<T>& get() const {

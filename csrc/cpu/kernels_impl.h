@@ -9,6 +9,7 @@
 
 #include "cross_selective_scan_bf16_kernels.h"
 #include "cross_selective_scan_kernels.h"
+#include "layer_norm_bf16_kernels.h"
 #include "selective_scan_kernels.h"
 #include "state_fusion_kernels.h"
 
@@ -19,6 +20,6 @@ constexpr Kernels<T> kKernels{simd::kLanes<T>, &scan_fwd<T>,       &scan_bwd<T>,
                               &scan_states_fwd<T>, &scan_states_bwd<T>,
                               &cross_selective_scan_fwd<T>, &state_fusion_fwd<T>};
 
-const KernelTable table{kKernels<float>, kKernels<double>, &cross_selective_scan_fwd_bf16};
+const KernelTable table{kKernels<float>, kKernels<double>, &cross_selective_scan_fwd_bf16, &layer_norm_bf16};
 
 }  // namespace vmamba_zoo::cpu::VMAMBA_ZOO_ISA

@@ -41,6 +41,10 @@ at::Tensor cross_selective_scan_fwd(const at::Tensor& x, const at::Tensor& x_dbl
 // Spatial-Mamba's structure-aware state fusion (inference): see vmamba_zoo/ops/state_fusion.
 at::Tensor state_fusion_fwd(const at::Tensor& h, const at::Tensor& weight, const std::vector<int64_t>& dilations);
 
+// LayerNorm over the last dim of a float32 or bfloat16 x with float32 weight and bias, in float32
+// math, rounded once to a bfloat16 output (inference).
+at::Tensor layer_norm_bf16(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, double eps);
+
 // The instruction-set paths of the kernels (dispatch.cpp): those compiled into this build and
 // those the running CPU supports (fastest first), the active one, and a switch (or "auto").
 std::vector<std::string> compiled_cpu_isas();

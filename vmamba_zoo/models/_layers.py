@@ -11,8 +11,8 @@ primitive in bfloat16, as autocast's ``F.linear`` would, but with a bfloat16 cop
 made once and kept (the float32 parameter stays the source of truth: the copy is remade when the
 parameter changes, in place or replaced) instead of a cast at every forward pass, and with the
 MLP's GELU in the same pass. Everywhere else they are exactly ``nn.Linear`` and timm's ``Mlp``.
-:func:`conv2d_gelu` and :func:`conv2d_silu` do the same for a convolution followed by GELU /
-SiLU. TorchScript compiles the plain path (the oneDNN call is left to Python); symbolic tracing
+:func:`conv2d_gelu` does the same for a convolution followed by GELU, :func:`conv2d_silu` for
+one followed by SiLU under bfloat16 autocast. TorchScript compiles the plain path (the oneDNN call is left to Python); symbolic tracing
 (``torch.fx``, timm's feature extraction) keeps :class:`Linear` and :class:`Mlp` as leaf modules,
 so a traced graph computes exactly what the eager model does.
 """
@@ -129,6 +129,50 @@ class Linear(nn.Linear):
         return F.linear(x, self.weight, self.bias)
 
 
+def _layer_norm_kernel():
+    """``vmamba_zoo._C.layer_norm_bf16``, or None without the CPU extension."""
+    try:
+        from .. import _C
+    except ImportError:
+        return None
+    return getattr(_C, "layer_norm_bf16", None)
+
+
+_LAYER_NORM_BF16 = _layer_norm_kernel()
+
+
+class LayerNorm(nn.LayerNorm):
+    """``nn.LayerNorm`` (same parameters and keys) for norms whose output feeds a linear layer.
+
+    Under CPU bfloat16 autocast (inference, where :class:`Linear` runs in bfloat16) it returns
+    bfloat16 from a float32 or a bfloat16 input: one kernel pass in float32 math, rounded once
+    (``vmamba_zoo._C.layer_norm_bf16``). The linear layer would round a float32 output to
+    bfloat16 anyway; this saves writing it in float32 and the cast. A residual stream normed here
+    stays float32 (only the norm's output is bfloat16). Everywhere else it is ``nn.LayerNorm``."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not torch.jit.is_scripting():
+            y = _layer_norm_bf16(self, x)
+            if y is not None:
+                return y
+        return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+
+
+@torch.jit.unused
+def _layer_norm_bf16(norm: nn.LayerNorm, x: Tensor) -> Tensor | None:
+    if (
+        _LAYER_NORM_BF16 is None
+        or norm.weight is None
+        or norm.bias is None
+        or len(norm.normalized_shape) != 1
+        or norm.bias.dtype != torch.float32
+        or not _onednn_bf16_applies(x, norm.weight)
+        or (torch.is_grad_enabled() and norm.bias.requires_grad)
+    ):
+        return None
+    return _LAYER_NORM_BF16(x.contiguous(), norm.weight, norm.bias, norm.eps)
+
+
 @register_notrace_module
 class Mlp(nn.Module):
     """timm's ``Mlp`` with its defaults (``fc1``, exact GELU, ``fc2``; the same keys) whose CPU
@@ -147,13 +191,14 @@ class Mlp(nn.Module):
 
 
 @torch.jit.unused
-def _onednn_conv(conv: nn.Conv2d, x: Tensor, activation: str, algorithm: str) -> Tensor | None:
-    """oneDNN's convolution then ``activation`` where it applies (as :func:`_onednn_linear`), else None."""
+def _onednn_conv(conv: nn.Conv2d, x: Tensor, activation: str, algorithm: str, float32: bool = True) -> Tensor | None:
+    """oneDNN's convolution then ``activation`` where it applies (as :func:`_onednn_linear`; in
+    float32 only if ``float32``), else None."""
     padding = conv.padding if isinstance(conv.padding, tuple) and isinstance(conv.padding[0], int) else None
     if _ONEDNN_CONV is None or conv.padding_mode != "zeros" or padding is None:
         return None
     args = (list(padding), list(conv.stride), list(conv.dilation), conv.groups, activation, [], algorithm)
-    if _onednn_applies(x, conv.weight):
+    if float32 and _onednn_applies(x, conv.weight):
         return _ONEDNN_CONV(x, conv.weight, conv.bias, *args)
     if _onednn_bf16_applies(x, conv.weight):
         bias = None if conv.bias is None else bfloat16_copy(conv, "bias")
@@ -173,13 +218,15 @@ def conv2d_gelu(conv: nn.Conv2d, x: Tensor) -> Tensor:
 
 
 def conv2d_silu(conv: nn.Conv2d, x: Tensor) -> Tensor:
-    """SiLU(conv(x)) for an NCHW ``x``, one oneDNN pass where :func:`conv2d_gelu` has one (the
-    SS2D blocks' depthwise 3x3 then SiLU)."""
+    """SiLU(conv(x)) for an NCHW ``x`` (the SS2D blocks' depthwise 3x3 then SiLU), one oneDNN
+    pass under CPU bfloat16 autocast (inference). Not in float32: there the blocks' torch.fx
+    traces (which record the convolution and F.silu) compute exactly what the eager model does.
+    TorchScript callers call the plain ops (a module argument cannot be called there)."""
     if not torch.jit.is_scripting():
-        y = _onednn_conv(conv, x, "swish", "")
+        y = _onednn_conv(conv, x, "swish", "", float32=False)
         if y is not None:
             return y
     return F.silu(conv(x))
 
 
-__all__ = ["Linear", "Mlp", "bfloat16_copy", "conv2d_gelu", "conv2d_silu"]
+__all__ = ["LayerNorm", "Linear", "Mlp", "bfloat16_copy", "conv2d_gelu", "conv2d_silu"]
