@@ -162,6 +162,7 @@ class LayerNorm(nn.LayerNorm):
 def _layer_norm_bf16(norm: nn.LayerNorm, x: Tensor) -> Tensor | None:
     if (
         _LAYER_NORM_BF16 is None
+        or not _outside_compile_and_tracing(x)  # first: under torch.fx the parameters are proxies too
         or norm.weight is None
         or norm.bias is None
         or len(norm.normalized_shape) != 1
