@@ -395,7 +395,9 @@ def test_raw_fused_kernels_check_their_arguments():
         ((2, route.long()), "route must be Int"),
         ((5, a["A"][:5]), r"A must be \(K \* Dk=32"),
         ((6, a["D"][:5]), "dt_bias and D must have K \\* Dk = 32"),
-        ((1, x_dbl.double()), "x_dbl must be a CPU tensor of x's dtype"),
+        ((1, x_dbl.double()), r"x_dbl must be a CPU tensor of dtype Float \(x's\)"),
+        ((0, x.int()), "x must be float32.* got Int"),
+        ((1, x_dbl.bfloat16()), r"x_dbl must be a CPU tensor of dtype Float \(x's\)"),
     ]
     for (index, value), message in cases:
         bad = list(args)
@@ -414,6 +416,19 @@ def test_raw_fused_kernels_check_their_arguments():
                         (torch.randn(1, 8, 12).transpose(1, 2), "dy must be contiguous")]:
         with pytest.raises(ValueError, match=message):
             _C.cross_selective_scan_bwd(*args, False, True, dy)
+    # bfloat16 x takes float32 x_dbl and parameters
+    bf16_args = [x.bfloat16(), *args[1:]]
+    _C.cross_selective_scan_fwd(*bf16_args, False, True)
+    bad = [x.bfloat16(), x_dbl.bfloat16(), *args[2:]]
+    with pytest.raises(ValueError, match=r"x_dbl must be a CPU tensor of dtype Float \(float32 with bfloat16 x\)"):
+        _C.cross_selective_scan_fwd(*bad, False, True)
+    for index, name in ((3, "dt_weight"), (6, "D")):
+        bad = list(bf16_args)
+        bad[index] = bad[index].bfloat16()
+        with pytest.raises(ValueError, match=f"with bfloat16 x, {name} must be float32, got BFloat16"):
+            _C.cross_selective_scan_fwd(*bad, False, True)
+    with pytest.raises(ValueError, match="x must be float32 or float64, got BFloat16"):  # the backward: float32 x
+        _C.cross_selective_scan_bwd(*bf16_args, False, True, torch.randn(1, 12, 8))
     h, weight = torch.randn(1, 4, 3, 3), torch.randn(3, 4, 3, 3)
     with pytest.raises(ValueError, match="H, W >= 1"):
         _C.state_fusion_fwd(torch.randn(1, 4, 0, 3), weight, [1, 3, 5])
@@ -445,6 +460,8 @@ def test_registered_fused_ops_check_their_arguments():
         OPS.cross_selective_scan_backward(*bad.values(), "cross2d", True, torch.zeros(1, 3, 4, 8))
     with pytest.raises(ValueError, match="dy must be like x"):
         OPS.cross_selective_scan_backward(*a.values(), "cross2d", True, torch.zeros(1, 3, 4, 6))
+    with pytest.raises(ValueError, match="x may be bfloat16 with float32 parameters"):
+        OPS.cross_selective_scan(*dict(a, x=a["x"].bfloat16(), D=a["D"].bfloat16()).values(), "cross2d", True)
     with pytest.raises(ValueError, match="weight must be"):
         OPS.state_fusion(torch.randn(1, 4, 3, 3), torch.randn(2, 4, 3, 3), [1, 3, 5])
     with pytest.raises(ValueError, match="weight must be"):

@@ -1,5 +1,5 @@
 """The shared Linear / Mlp layers: same function, keys and FLOP counts as nn.Linear and timm's Mlp,
-whichever path (oneDNN for CPU float32 inference, F.linear otherwise) runs."""
+whichever path (oneDNN for CPU float32 inference and bfloat16 autocast, F.linear otherwise) runs."""
 
 from __future__ import annotations
 
@@ -7,7 +7,10 @@ import torch
 from timm.layers import Mlp as TimmMlp
 
 from vmamba_zoo import count_flops
-from vmamba_zoo.models._layers import Linear, Mlp, conv2d_gelu
+import pytest
+
+from vmamba_zoo.models import _layers
+from vmamba_zoo.models._layers import LayerNorm, Linear, Mlp, bfloat16_copy, conv2d_gelu, conv2d_silu
 
 
 def test_mlp_matches_timm_mlp_with_the_same_keys():
@@ -36,6 +39,41 @@ def test_linear_matches_and_keeps_autocast_dtype():
     assert isinstance(layer, torch.nn.Linear)
 
 
+needs_onednn_bf16 = pytest.mark.skipif(not _layers._ONEDNN_BF16, reason="no native bfloat16 in this oneDNN / CPU")
+
+
+@needs_onednn_bf16
+def test_bfloat16_autocast_path_matches_autocast_f_linear():
+    torch.manual_seed(0)
+    ours, timms = Mlp(24, 96), TimmMlp(24, 96, act_layer=torch.nn.GELU)
+    ours.load_state_dict(timms.state_dict())
+    x = torch.randn(4, 5, 7, 24)
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        for inputs in (x, x.bfloat16()):
+            y, expected = ours(inputs), timms(inputs)
+            assert y.dtype == expected.dtype == torch.bfloat16
+            # the same bfloat16 operands; GELU applied before rounding (one rounding less), so
+            # a hidden unit can differ by one bfloat16 step: a few steps at the output
+            torch.testing.assert_close(y.float(), expected.float(), rtol=2**-6, atol=8e-3)
+    assert "weight" in ours.fc1.__dict__["_bfloat16_copies"]  # the oneDNN path ran
+
+
+def test_bfloat16_copy_is_kept_until_the_parameter_changes():
+    layer = Linear(16, 8)
+    first = bfloat16_copy(layer, "weight")
+    assert first.dtype == torch.bfloat16 and torch.equal(first, layer.weight.detach().bfloat16())
+    assert bfloat16_copy(layer, "weight") is first  # converted once
+    with torch.no_grad():
+        layer.weight.mul_(2)  # in place
+    second = bfloat16_copy(layer, "weight")
+    assert second is not first and torch.equal(second, layer.weight.detach().bfloat16())
+    layer.load_state_dict({"weight": torch.ones(8, 16), "bias": torch.zeros(8)})
+    assert torch.equal(bfloat16_copy(layer, "weight"), torch.ones(8, 16, dtype=torch.bfloat16))
+    layer.weight = torch.nn.Parameter(torch.full((8, 16), 3.0))  # replaced
+    assert torch.equal(bfloat16_copy(layer, "weight"), torch.full((8, 16), 3.0, dtype=torch.bfloat16))
+    assert "_bfloat16_copies" not in layer.state_dict() and len(layer.state_dict()) == 2
+
+
 def test_traced_as_linear_so_flops_are_counted():
     model = torch.nn.Sequential(Mlp(8, 32), Linear(8, 4))  # on (batch, 2, 3, 8) maps
     with torch.no_grad():
@@ -51,3 +89,65 @@ def test_conv2d_gelu_matches_conv_then_gelu():
     with torch.no_grad():
         torch.testing.assert_close(conv2d_gelu(conv, x), torch.nn.functional.gelu(conv(x)), rtol=1e-5, atol=1e-5)
     assert conv2d_gelu(conv, x).requires_grad  # the gradient path is the plain convolution
+
+
+def test_conv2d_silu_is_conv_then_silu_in_float32():
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(16, 16, 3, padding=1, groups=16, bias=False)
+    x = torch.randn(2, 5, 6, 16).permute(0, 3, 1, 2)
+    with torch.no_grad():
+        assert torch.equal(conv2d_silu(conv, x), torch.nn.functional.silu(conv(x)))  # the same ops
+    assert conv2d_silu(conv, x).requires_grad
+
+
+@needs_onednn_bf16
+def test_conv_activations_under_bfloat16_autocast_match_autocast_conv():
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(16, 16, 3, padding=1, groups=16)
+    x = torch.randn(2, 5, 6, 16).permute(0, 3, 1, 2)
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        for fused, act in ((conv2d_silu, torch.nn.functional.silu), (conv2d_gelu, torch.nn.functional.gelu)):
+            y, expected = fused(conv, x), act(conv(x))
+            assert y.dtype == expected.dtype == torch.bfloat16
+            torch.testing.assert_close(y.float(), expected.float(), rtol=2**-7, atol=2**-7)
+    assert "weight" in conv.__dict__["_bfloat16_copies"]  # the oneDNN path ran
+
+
+@needs_onednn_bf16
+@pytest.mark.parametrize("channels", [96, 40, 7])  # whole vectors, a partial last one, less than one
+def test_layer_norm_under_bfloat16_autocast_is_the_float32_norm_rounded_once(channels):
+    torch.manual_seed(0)
+    norm = LayerNorm(channels, eps=1e-6)
+    with torch.no_grad():
+        norm.weight.uniform_(0.5, 1.5)
+        norm.bias.uniform_(-0.5, 0.5)
+    x = torch.randn(3, 5, channels) * 4 + 3  # a mean far from zero
+    with torch.no_grad():
+        for inputs in (x, x.bfloat16()):
+            expected = torch.nn.functional.layer_norm(inputs.double(), (channels,), norm.weight.double(),
+                                                      norm.bias.double(), 1e-6)
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                y = norm(inputs)
+            assert y.dtype == torch.bfloat16
+            # float32 math, one rounding: within one bfloat16 step (relative 2^-8) of the exact norm
+            torch.testing.assert_close(y.double(), expected, rtol=2**-8, atol=1e-6)
+        torch.testing.assert_close(norm(x), torch.nn.functional.layer_norm(x, (channels,), norm.weight, norm.bias, 1e-6))
+    assert norm(x).dtype == torch.float32 and norm(x).requires_grad  # outside autocast: nn.LayerNorm
+
+
+@needs_onednn_bf16
+def test_raw_layer_norm_kernel_checks_its_arguments():
+    from vmamba_zoo import _C
+
+    x, w, b = torch.randn(4, 8), torch.ones(8), torch.zeros(8)
+    assert _C.layer_norm_bf16(x, w, b, 1e-5).dtype == torch.bfloat16
+    assert _C.layer_norm_bf16(x[:0], w, b, 1e-5).shape == (0, 8)
+    cases = [
+        ((x.double(), w, b), "x must be float32 or bfloat16, got Double"),
+        ((x.t(), w, b), "x must be contiguous"),
+        ((x, w[:4], b), r"weight must be \(channels\) = \[8\]"),
+        ((x, w, b.bfloat16()), "bias must be Float"),
+    ]
+    for args, message in cases:
+        with pytest.raises(ValueError, match=message):
+            _C.layer_norm_bf16(*args, 1e-5)

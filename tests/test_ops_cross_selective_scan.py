@@ -127,14 +127,44 @@ def test_gradient_passes_gradcheck():
 
 
 @needs_cpu_backend
-def test_low_precision_input_computes_in_float32():
-    x, params = make_params("cross2d", 4, 4, 16, 1, dtype=torch.float32)
+@pytest.mark.parametrize("mode", CROSS_SCAN_MODES)
+@pytest.mark.parametrize("state", [1, 16, 3], ids=["N1", "N16", "N3"])
+def test_bfloat16_kernel_is_the_float32_kernel_rounded_once(mode, state, cpu_isa):
+    # bfloat16 x with float32 x_dbl and parameters: the float32 kernel's result on the same
+    # (exactly widened) x, rounded to bfloat16 once. 60 channels as above (ragged tasks).
+    from vmamba_zoo import _C
+    from vmamba_zoo.ops.cross_scan.index_maps import scan_sources
+
+    g = torch.Generator().manual_seed(state)
+    H, W, batch, rank = 5, 7, 2, 3
+    geo = geometry(mode, H, W)
+    Dk = 60 // geo.K if geo.grouped else 60
+    x = torch.randn(batch, H * W, 60, generator=g).bfloat16()
+    x_dbl = torch.randn(geo.K, batch * H * W, rank + 2 * state, generator=g)
+    params = (torch.randn(geo.K, Dk, rank, generator=g) * 0.3, torch.randn(geo.K * Dk, generator=g) * 0.5 - 2,
+              -torch.rand(geo.K * Dk, state, generator=g) * 3, torch.randn(geo.K * Dk, generator=g))
+    route = scan_sources(mode, H, W, x.device)
+    y = _C.cross_selective_scan_fwd(x, x_dbl, route, *params, geo.grouped, True)
+    expected = _C.cross_selective_scan_fwd(x.float(), x_dbl, route, *params, geo.grouped, True)
+    assert y.dtype == torch.bfloat16
+    assert torch.equal(y, expected.bfloat16())
+
+
+@needs_cpu_backend
+@pytest.mark.parametrize("mode", ["cross2d", "cross2d_grouped"])
+def test_bfloat16_input_projects_in_bfloat16_and_scans_in_float32(mode):
+    # the per-route projections are a bfloat16 GEMM (x_dbl rounded to bfloat16, as in the
+    # chain); the rest is the float32 kernel: bfloat16-level agreement with the float32 op
+    x, params = make_params(mode, 6, 6, 32, 1, dtype=torch.float32)
     with torch.no_grad():
-        reference = cross_selective_scan(x.bfloat16().float(), *params)
+        reference = cross_selective_scan(x.bfloat16().float(), *params, mode=mode)
         with torch.autocast("cpu", dtype=torch.bfloat16):
-            y = cross_selective_scan(x.bfloat16(), *params)
-    assert y.dtype == torch.bfloat16  # x's dtype, computed in float32 and rounded once
-    torch.testing.assert_close(y, reference.bfloat16(), rtol=2 ** -8, atol=1e-5)
+            y = cross_selective_scan(x.bfloat16(), *params, mode=mode)
+        chain = cross_selective_scan(x.bfloat16(), *params, mode=mode, backend="torch")
+    assert y.dtype == chain.dtype == torch.bfloat16
+    for result in (y, chain):
+        error = ((result.float() - reference).norm() / reference.norm()).item()
+        assert error < 2**-6, error
 
 
 class _Mixer(torch.nn.Module):

@@ -16,17 +16,23 @@ struct CrossScanSizes {
 inline CrossScanSizes check_cross_scan(const char* op, const at::Tensor& x, const at::Tensor& x_dbl,
                                        const at::Tensor& route, const at::Tensor& dt_weight,
                                        const at::Tensor& dt_bias, const at::Tensor& A, const at::Tensor& D,
-                                       bool grouped) {
-  const auto dtype = scan_dtype(op, x, "x");
-  check_tensor(op, x, "x", dtype);
-  check_tensor(op, dt_weight, "dt_weight", dtype);
-  check_tensor(op, dt_bias, "dt_bias", dtype);
-  check_tensor(op, A, "A", dtype);
-  check_tensor(op, D, "D", dtype);
+                                       bool grouped, bool bf16_x_allowed = false) {
+  TORCH_CHECK_VALUE(x.defined(), op, ": x is an undefined tensor");
+  // bfloat16 x (and y), where the entry point takes it: float32 x_dbl, parameters, states and sums
+  const bool bf16 = bf16_x_allowed && x.scalar_type() == at::kBFloat16;
+  const auto dtype = bf16 ? at::kFloat : x.scalar_type();
+  TORCH_CHECK_VALUE(dtype == at::kFloat || dtype == at::kDouble, op, ": x must be float32",
+                    bf16_x_allowed ? ", float64 or bfloat16" : " or float64", ", got ", x.scalar_type());
+  check_tensor(op, x, "x", x.scalar_type());
+  for (const auto& [t, name] : {std::pair{&dt_weight, "dt_weight"}, {&dt_bias, "dt_bias"}, {&A, "A"}, {&D, "D"}}) {
+    TORCH_CHECK_VALUE(!bf16 || !t->defined() || t->scalar_type() == at::kFloat, op, ": with bfloat16 x, ", name,
+                      " must be float32, got ", t->scalar_type());
+    check_tensor(op, *t, name, dtype);
+  }
   check_tensor(op, route, "route", at::kInt);
   // x_dbl is a view of one GEMM's output: only its last dim must be contiguous
   TORCH_CHECK_VALUE(x_dbl.defined() && x_dbl.device().is_cpu() && x_dbl.scalar_type() == dtype, op,
-                    ": x_dbl must be a CPU tensor of x's dtype ", dtype);
+                    ": x_dbl must be a CPU tensor of dtype ", dtype, bf16 ? " (float32 with bfloat16 x)" : " (x's)");
   TORCH_CHECK_VALUE(route.dim() == 2 && route.size(0) >= 1, op, ": route must be (K >= 1, L), got ", route.sizes());
   const int64_t K = route.size(0);
   TORCH_CHECK_VALUE(dt_weight.dim() == 3 && dt_weight.size(0) == K && dt_weight.size(1) >= 1, op,

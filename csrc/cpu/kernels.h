@@ -18,6 +18,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cmath>
 #include <cstring>
 #include <limits>
 #include <new>
@@ -102,6 +103,25 @@ struct CrossScanGrads {
   T* dbias;        // (batch, K * Dk)
 };
 
+// The fused cross selective scan with bfloat16 x and y (raw bit patterns) and float32 x_dbl and
+// parameters (cross_selective_scan_bf16_kernels.h).
+struct CrossScanBf16Args {
+  CrossScanArgs<float> params;  // sizes, route, x_dbl and the parameters; its x and y are unused
+  const uint16_t* x;
+  uint16_t* y;  // written whole (every pixel of every channel)
+};
+
+// LayerNorm over the last dim, float32 or bfloat16 rows in, bfloat16 out (layer_norm_bf16_kernels.h).
+struct LayerNormBf16Args {
+  const void* x;  // (rows, channels): float32, or bfloat16 bit patterns where x_bf16
+  bool x_bf16;
+  const float* weight;  // (channels)
+  const float* bias;    // (channels)
+  uint16_t* y;          // (rows, channels), bfloat16 bit patterns
+  int64_t rows, channels;
+  float eps;
+};
+
 // Spatial-Mamba's state fusion: see vmamba_zoo/ops/state_fusion/__init__.py.
 template <typename T>
 struct StateFusionArgs {
@@ -129,6 +149,8 @@ struct Kernels {
 struct KernelTable {
   Kernels<float> f32;
   Kernels<double> f64;
+  void (*cross_selective_scan_fwd_bf16)(const CrossScanBf16Args&);
+  void (*layer_norm_bf16)(const LayerNormBf16Args&);
 
   template <typename T>
   const Kernels<T>& get() const {

@@ -23,6 +23,8 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
         "dt_weight"_a, "dt_bias"_a, "A"_a, "D"_a, "grouped"_a, "softplus"_a, "dy"_a);
   m.def("state_fusion_fwd", &vmamba_zoo::state_fusion_fwd, "h"_a, "weight"_a, "dilations"_a);
   m.def("state_fusion_bwd", &vmamba_zoo::state_fusion_bwd, "h"_a, "weight"_a, "dilations"_a, "dout"_a);
+  m.def("layer_norm_bf16", &vmamba_zoo::layer_norm_bf16, "x"_a, "weight"_a, "bias"_a, "eps"_a,
+        "LayerNorm over the last dim (float32 math) with a bfloat16 output, from float32 or bfloat16 x");
   m.def("compiled_cpu_isas", &vmamba_zoo::compiled_cpu_isas,
         "The instruction-set paths compiled into this build, fastest first");
   m.def("supported_cpu_isas", &vmamba_zoo::supported_cpu_isas,

@@ -51,6 +51,10 @@ at::Tensor state_fusion_fwd(const at::Tensor& h, const at::Tensor& weight, const
 std::vector<at::Tensor> state_fusion_bwd(const at::Tensor& h, const at::Tensor& weight,
                                          const std::vector<int64_t>& dilations, const at::Tensor& dout);
 
+// LayerNorm over the last dim of a float32 or bfloat16 x with float32 weight and bias, in float32
+// math, rounded once to a bfloat16 output (inference).
+at::Tensor layer_norm_bf16(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, double eps);
+
 // The instruction-set paths of the kernels (dispatch.cpp): those compiled into this build and
 // those the running CPU supports (fastest first), the active one, and a switch (or "auto").
 std::vector<std::string> compiled_cpu_isas();

@@ -51,7 +51,7 @@ from torch import Tensor, nn
 from ..checkpoint import rename_prefixes
 from ..ops import selective_scan_states, state_fusion
 from ._base import Stage, StagedModelMixin, build_model, factory_kwargs, init_linear_and_layernorm, stage_dims, zoo_cfg
-from ._layers import Linear, Mlp
+from ._layers import Linear, Mlp, conv2d_silu
 from ._ssm import SelectiveScanParams, dt_rank_for
 
 __all__ = ["SpatialMamba", "StructureAwareSSM", "StateFusion", "checkpoint_filter_fn"]
@@ -215,7 +215,10 @@ class StructureAwareSSM(SelectiveScanParams):
         batch, H, W, _ = x.shape
         D, R, L = self.d_inner, self.dt_rank, H * W
         x, z = self.in_proj(x).chunk(2, dim=-1)
-        xs = F.silu(self.conv2d(x.permute(0, 3, 1, 2))).reshape(batch, D, L)
+        if torch.jit.is_scripting():
+            xs = F.silu(self.conv2d(x.permute(0, 3, 1, 2))).reshape(batch, D, L)
+        else:
+            xs = conv2d_silu(self.conv2d, x.permute(0, 3, 1, 2)).reshape(batch, D, L)
         # bmm with the weight broadcast over the batch reads xs in place (a 2-D @ 3-D matmul
         # would transpose-copy it) and fvcore counts it exactly as the original's matmul
         x_dbl = torch.bmm(self.x_proj_weight.to(xs.dtype).expand(batch, -1, -1), xs)  # (batch, R + 2, L)

@@ -12,8 +12,8 @@ Two generations are registered, both loading the released ``.pth`` files unchang
   ``vmamba_tiny`` (= s1l8), ``vmamba_small`` and ``vmamba_base`` (= s2l15) are the paper's finals.
 
 Layout: every block works channel-last, on (batch, H, W, C) tensors, so norms and projections
-are plain ``nn.LayerNorm`` / ``nn.Linear`` (our ``Linear`` / ``Mlp`` subclasses, with a oneDNN
-fast path for CPU inference) rather than VMamba's channel-first 1x1 convs with permuting
+are plain ``nn.LayerNorm`` / ``nn.Linear`` (our ``LayerNorm`` / ``Linear`` / ``Mlp`` subclasses,
+with oneDNN and bfloat16 fast paths for CPU inference) rather than VMamba's channel-first 1x1 convs with permuting
 LayerNorm2d, which cost a copy per norm on CPU; only the depthwise / strided convs see an NCHW
 view of the same memory. ``forward_features`` returns NHWC (``output_fmt``), ``features_only``
 and ``forward_intermediates`` return NCHW.
@@ -47,7 +47,7 @@ from timm.models import generate_default_cfgs, register_model
 from torch import Tensor, nn
 
 from ._base import Stage, StagedModelMixin, build_model, factory_kwargs, init_linear_and_layernorm, stage_dims, zoo_cfg
-from ._layers import Linear, Mlp
+from ._layers import LayerNorm, Linear, Mlp, conv2d_silu
 from ._ssm import SelectiveScanParams, dt_rank_for
 
 __all__ = [
@@ -116,7 +116,7 @@ class SS2D(SelectiveScanParams):
             d_inner, d_inner, d_conv, padding=(d_conv - 1) // 2, groups=d_inner, bias=conv_bias
         )
         self.act = nn.SiLU()
-        self.out_norm = nn.LayerNorm(d_inner, eps=norm_eps)
+        self.out_norm = LayerNorm(d_inner, eps=norm_eps)
         self.out_proj = Linear(d_inner, d_model, bias=False)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -125,8 +125,11 @@ class SS2D(SelectiveScanParams):
         z: Optional[Tensor] = None  # the gate (v0)
         if self.gated:
             x, z = x.chunk(2, dim=-1)
-        x = _as_nhwc(self.act(self.conv2d(_as_nchw(x))))
-        y = self.out_norm(self.scan_map(x, self.scan_mode))  # float32
+        if torch.jit.is_scripting():
+            x = _as_nhwc(self.act(self.conv2d(_as_nchw(x))))
+        else:
+            x = _as_nhwc(conv2d_silu(self.conv2d, _as_nchw(x)))
+        y = self.out_norm(self.scan_map(x, self.scan_mode))
         if z is not None:
             y = y * self.act(z)
         return self.out_proj(y.to(x.dtype))
@@ -151,11 +154,11 @@ class VSSBlock(nn.Module):
         **ssm_kwargs: Any,
     ) -> None:
         super().__init__()
-        self.norm = nn.LayerNorm(dim, eps=norm_eps)
+        self.norm = LayerNorm(dim, eps=norm_eps)
         self.op = SS2D(dim, norm_eps=norm_eps, **ssm_kwargs)
         self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
         if mlp_ratio > 0:
-            self.norm2 = nn.LayerNorm(dim, eps=norm_eps)
+            self.norm2 = LayerNorm(dim, eps=norm_eps)
             self.mlp = Mlp(dim, int(dim * mlp_ratio))
         else:
             self.norm2 = self.mlp = None

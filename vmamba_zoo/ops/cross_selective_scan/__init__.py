@@ -18,6 +18,10 @@ straight into the map's gradient, and leaves the two projections' gradients to G
 per-pixel gradients of Δ's low-rank product, B and C. The other backends run the chain of ops,
 each differentiated by its own backward; it is the oracle the fused op is tested against (the
 fused kernels add the K routes in another order, so they agree up to float rounding).
+
+Without a gradient, a bfloat16 ``x`` (float32 parameters) is read as it is: the per-route
+projections are a bfloat16 GEMM, as in the chain, and the kernel keeps its states and sums in
+float32 and rounds y to bfloat16 once. With a gradient, x is widened to float32 first.
 """
 
 from __future__ import annotations
@@ -60,9 +64,14 @@ def _fused_op(
 
 def _check_fused_call(x: Tensor, params: tuple[Tensor, ...], mode: str) -> None:
     _check_inputs(x, *params, mode)
-    dtypes = sorted({str(t.dtype) for t in (x, *params)})
-    if len(dtypes) != 1 or dtypes[0] not in ("torch.float32", "torch.float64"):
-        raise ValueError(f"the fused op computes in float32 or float64: all its tensors must have one of them, got {dtypes}")
+    dtypes = sorted({str(t.dtype) for t in params})
+    if len(dtypes) != 1 or dtypes[0] not in ("torch.float32", "torch.float64") or not (
+        x.dtype == params[0].dtype or (x.dtype == torch.bfloat16 and dtypes[0] == "torch.float32")
+    ):
+        raise ValueError(
+            "the fused op computes in float32 or float64: all its tensors must have one of them (x may be "
+            f"bfloat16 with float32 parameters), got x {x.dtype} and parameters {dtypes}"
+        )
     if x.device.type != "cpu":
         raise ValueError(f"the fused op runs on CPU tensors, got tensors on {x.device}")
 
@@ -75,12 +84,16 @@ def _project(x: Tensor, x_proj_weight: Tensor, mode: str) -> tuple[Tensor, Tenso
     grouped = geometry(mode, H, W).grouped
     pixels = x.reshape(batch * H * W, C)
     # x_dbl[k, pixel] = x_proj_weight[k] @ (the channels of route k at that pixel): one GEMM
-    # over all routes, or one per channel group; in the kernel's dtype even under autocast
+    # over all routes, or one per channel group; in x's dtype even under autocast (bfloat16 x:
+    # a bfloat16 GEMM, as the chain's, widened to the parameters' float32 for the kernel: every
+    # channel block of an image reads it)
+    weight = x_proj_weight.to(x.dtype)
     with torch.autocast(x.device.type, enabled=False):
         if grouped:
-            x_dbl = torch.bmm(pixels.view(-1, K, Dk).transpose(0, 1), x_proj_weight.transpose(1, 2))
+            x_dbl = torch.bmm(pixels.view(-1, K, Dk).transpose(0, 1), weight.transpose(1, 2))
+            x_dbl = x_dbl.to(x_proj_weight.dtype)
         else:
-            x_dbl = torch.mm(pixels, x_proj_weight.reshape(-1, C).t())
+            x_dbl = torch.mm(pixels, weight.reshape(-1, C).t()).to(x_proj_weight.dtype)
             x_dbl = x_dbl.view(-1, K, x_proj_weight.shape[1]).transpose(0, 1)
     return pixels, x_dbl, scan_sources(mode, H, W, x.device), grouped
 
@@ -260,7 +273,12 @@ def cross_selective_scan(
         return x.new_empty(x.shape, dtype=result)
     if backend != "cpu":
         return _chain(x, *params, mode, bool(delta_softplus), backend).to(result)
-    x, *params = (t.to(dtype).contiguous() for t in (x, *params))
+    # bfloat16 x stays bfloat16 for inference (the kernel reads it and rounds its output once);
+    # the rest, and x when a gradient is needed, computes in dtype
+    needs_grad = torch.is_grad_enabled() and any(t.requires_grad for t in (x, *params))
+    keep_bf16 = x.dtype == torch.bfloat16 and dtype == torch.float32 and not needs_grad
+    x = x.contiguous() if keep_bf16 else x.to(dtype).contiguous()
+    params = [t.to(dtype).contiguous() for t in params]
     return _fused_op(x, *params, mode, bool(delta_softplus)).to(result)
 
 
