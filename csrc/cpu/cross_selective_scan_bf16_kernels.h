@@ -4,91 +4,18 @@
 // sum in float32.
 // Entry point: cross_selective_scan.cpp (x of dtype bfloat16).
 //
-// Each task scans its channels as the float32 kernel does, converting each bfloat16 of x it reads
-// to float32 (exact), and adds the K directions' outputs into a float32 buffer of its own (pixels x
-// its channels: a task's channels of every pixel, in L2). Only when all of its directions are
-// done does it round the sums to bfloat16 and write them into y, so the output is rounded once,
-// as a float32 scan of the same inputs would be, and y needs no zeroing first.
+// Each task scans its channels with the float32 kernel's scan_direction, converting each
+// bfloat16 of x it reads to float32 (exact), and adds the K directions' outputs into a float32
+// buffer of its own (pixels x its channels: a task's channels of every pixel, in L2). Only when
+// all of its directions are done does it round the sums to bfloat16 and write them into y, so
+// the output is rounded once, as a float32 scan of the same inputs would be, and y needs no
+// zeroing first.
 #pragma once
 
 #include "bfloat16.h"
 #include "cross_selective_scan_kernels.h"
 
 namespace vmamba_zoo::cpu::VMAMBA_ZOO_ISA {
-
-// One direction of one task (see scan_direction in cross_selective_scan_kernels.h, which this
-// follows step for step); adds its outputs into acc (pixels x kVecs vectors).
-template <int kState, int kVecs>
-void scan_direction_bf16(const CrossScanBf16Args& q, int64_t b, int64_t k, int64_t cx, int64_t cp, int lanes,
-                         Vec<float>* dt_w, Vec<float>* acc) {
-  using T = float;
-  const CrossScanArgs<float>& p = q.params;
-  constexpr int W = simd::kLanes<T>;
-  constexpr int V = kVecs;
-  const int64_t R = p.rank;
-  const int64_t N = kState > 0 ? kState : p.state;
-  int vl[V];
-  for (int j = 0; j < V; ++j) vl[j] = std::clamp(lanes - j * W, 0, W);
-  StateVectors<T, kState, V> s(N);
-  for (int64_t r = 0; r < R; ++r)
-    for (int j = 0; j < V; ++j) dt_w[r * V + j] = gather_param(p.dt_weight, cp + j * W, vl[j], R, r);
-  constexpr T kLog2e = static_cast<T>(1.4426950408889634);
-  for (int64_t n = 0; n < N; ++n) {
-    for (int j = 0; j < V; ++j) {
-      s.A[n * V + j] = gather_param(p.A, cp + j * W, vl[j], N, n) * kLog2e;
-      s.h[n * V + j] = Vec<T>{};
-    }
-  }
-  Vec<T> bias[V], D[V];
-  for (int j = 0; j < V; ++j) {
-    bias[j] = gather_param(p.dt_bias, cp + j * W, vl[j], 1, 0);
-    D[j] = gather_param(p.D, cp + j * W, vl[j], 1, 0);
-  }
-  const int32_t* route = p.route + k * p.length;
-  const uint16_t* x_img = q.x + b * p.pixels * p.channels + cx;
-  const T* dbl_img = p.x_dbl + k * p.dbl_dir_stride + b * p.pixels * p.dbl_pix_stride;
-  for (int64_t l = 0; l < p.length; ++l) {
-    const int64_t pix = route[l];
-    Vec<T> dt[V], unused;
-    if (pix < 0) {
-      for (int j = 0; j < V; ++j) {
-        dt[j] = bias[j];
-        if (p.softplus) simd::softplus<T, false>(bias[j], dt[j], unused);
-        for (int64_t n = 0; n < N; ++n) s.h[n * V + j] = simd::exp2<T>(dt[j] * s.A[n * V + j]) * s.h[n * V + j];
-      }
-      continue;
-    }
-    const T* dbl = dbl_img + pix * p.dbl_pix_stride;
-    Vec<T> part[V][4];
-    for (int j = 0; j < V; ++j) part[j][0] = bias[j], part[j][1] = part[j][2] = part[j][3] = Vec<T>{};
-    int64_t r = 0;
-    for (; r + 4 <= R; r += 4)
-      for (int i = 0; i < 4; ++i)
-        for (int j = 0; j < V; ++j) part[j][i] += dt_w[(r + i) * V + j] * dbl[r + i];
-    for (; r < R; ++r)
-      for (int j = 0; j < V; ++j) part[j][0] += dt_w[r * V + j] * dbl[r];
-    Vec<T> u[V], dtu[V], out[V];
-    for (int j = 0; j < V; ++j) {
-      const Vec<T> raw = (part[j][0] + part[j][1]) + (part[j][2] + part[j][3]);
-      dt[j] = raw;
-      if (p.softplus) simd::softplus<T, false>(raw, dt[j], unused);
-      u[j] = bf16::load(x_img + pix * p.channels + j * W, vl[j]);
-      dtu[j] = dt[j] * u[j];
-      out[j] = D[j] * u[j];
-    }
-    const T* Bl = dbl + R;
-    const T* Cl = Bl + N;
-#pragma GCC unroll 16
-    for (int64_t n = 0; n < N; ++n) {
-      for (int j = 0; j < V; ++j) {
-        Vec<T>& h = s.h[n * V + j];
-        h = simd::exp2<T>(dt[j] * s.A[n * V + j]) * h + dtu[j] * Bl[n];
-        out[j] += h * Cl[n];
-      }
-    }
-    for (int j = 0; j < V; ++j) acc[pix * V + j] += out[j];
-  }
-}
 
 template <int kState, int kVecs>
 void run_task_bf16(const CrossScanBf16Args& q, int64_t task, simd::VecArray<float>& acc,
@@ -105,8 +32,13 @@ void run_task_bf16(const CrossScanBf16Args& q, int64_t task, simd::VecArray<floa
   // the task's channels of the map: the same for all its directions (grouped: it has one)
   const int64_t cx = (p.grouped ? k_begin * p.dir_channels : 0) + cd;
   for (int64_t i = 0; i < p.pixels * kVecs; ++i) acc[i] = Vec<float>{};
+  const uint16_t* x_img = q.x + b * p.pixels * p.channels + cx;
+  Vec<float>* sums = acc.data();
   for (int64_t k = k_begin; k < k_begin + p.directions_per_task(); ++k)
-    scan_direction_bf16<kState, kVecs>(q, b, k, cx, k * p.dir_channels + cd, lanes, dt_w.data(), acc.data());
+    scan_direction<float, kState, kVecs>(
+        p, b, k, k * p.dir_channels + cd, lanes, dt_w.data(),
+        [&](int64_t pix, int j, int vl) { return bf16::load(x_img + pix * p.channels + j * W, vl); },
+        [&](int64_t pix, int j, const Vec<float>& out, int) { sums[pix * kVecs + j] += out; });
   uint16_t* y_img = q.y + b * p.pixels * p.channels + cx;
   for (int64_t pix = 0; pix < p.pixels; ++pix)
     for (int j = 0; j < kVecs; ++j) {

@@ -60,16 +60,19 @@ struct StateVectors<T, 0, kVecs> {
   explicit StateVectors(int64_t n) : A(n * kVecs), h(n * kVecs) {}
 };
 
-// One direction of one task: channels [cx, cx + lanes) of image b, direction k, whose
-// parameters are rows [cp, cp + lanes) of the (K * Dk) parameter tables. The task advances kVecs
+// One direction of one task: `lanes` channels of image b (load_u and emit address them),
+// direction k, whose parameters are rows [cp, cp + lanes) of the (K * Dk) parameter tables. The task advances kVecs
 // vectors of channels together at each step: a step (route, Δ projection, softplus, decays,
 // update) has a long latency and steps overlap only as far as the out-of-order window reaches,
 // so a second vector's independent work runs in the shadow of the first's, and the per-step
 // scalar work (route, pointers, broadcasts of x_dbl) is shared. Vector j holds channels
-// [j * W, (j + 1) * W) (none when lanes <= j * W: it computes zeros).
-template <typename T, int kState, int kVecs>
-void scan_direction(const CrossScanArgs<T>& p, int64_t b, int64_t k, int64_t cx, int64_t cp, int lanes,
-                    Vec<T>* dt_w) {
+// [j * W, (j + 1) * W) (none when lanes <= j * W: it computes zeros). The map's element type is
+// the caller's: load_u(pix, j, lanes) reads vector j of u at a pixel, and emit(pix, j, out, lanes)
+// takes that vector's output (the float kernels add it into y; the bfloat16 one into a float
+// buffer, cross_selective_scan_bf16_kernels.h).
+template <typename T, int kState, int kVecs, typename LoadU, typename Emit>
+void scan_direction(const CrossScanArgs<T>& p, int64_t b, int64_t k, int64_t cp, int lanes, Vec<T>* dt_w,
+                    LoadU load_u, Emit emit) {
   constexpr int W = simd::kLanes<T>;
   constexpr int V = kVecs;
   const int64_t R = p.rank;
@@ -92,8 +95,6 @@ void scan_direction(const CrossScanArgs<T>& p, int64_t b, int64_t k, int64_t cx,
     D[j] = gather_param(p.D, cp + j * W, vl[j], 1, 0);
   }
   const int32_t* route = p.route + k * p.length;
-  const T* x_img = p.x + b * p.pixels * p.channels + cx;
-  T* y_img = p.y + b * p.pixels * p.channels + cx;
   const T* dbl_img = p.x_dbl + k * p.dbl_dir_stride + b * p.pixels * p.dbl_pix_stride;
   for (int64_t l = 0; l < p.length; ++l) {
     const int64_t pix = route[l];
@@ -123,7 +124,7 @@ void scan_direction(const CrossScanArgs<T>& p, int64_t b, int64_t k, int64_t cx,
       const Vec<T> raw = (part[j][0] + part[j][1]) + (part[j][2] + part[j][3]);
       dt[j] = raw;
       if (p.softplus) simd::softplus<T, false>(raw, dt[j], unused);
-      u[j] = load_lanes(x_img + pix * p.channels + j * W, vl[j]);
+      u[j] = load_u(pix, j, vl[j]);
       dtu[j] = dt[j] * u[j];
       out[j] = D[j] * u[j];
     }
@@ -139,7 +140,7 @@ void scan_direction(const CrossScanArgs<T>& p, int64_t b, int64_t k, int64_t cx,
         out[j] += h * Cl[n];
       }
     }
-    for (int j = 0; j < V; ++j) add_lanes(y_img + pix * p.channels + j * W, out[j], vl[j]);
+    for (int j = 0; j < V; ++j) emit(pix, j, out[j], vl[j]);
   }
 }
 
@@ -156,7 +157,14 @@ void run_task(const CrossScanArgs<T>& p, int64_t task) {
   for (int64_t k = k_begin; k < k_begin + p.directions_per_task(); ++k) {
     const int64_t cd = blk * W;  // channel within the direction's Dk
     const int64_t cx = (p.grouped ? k * p.dir_channels : 0) + cd;
-    scan_direction<T, kState, kVecs>(p, b, k, cx, k * p.dir_channels + cd, lanes, dt_w.data());
+    const T* x_img = p.x + b * p.pixels * p.channels + cx;
+    T* y_img = p.y + b * p.pixels * p.channels + cx;
+    scan_direction<T, kState, kVecs>(
+        p, b, k, k * p.dir_channels + cd, lanes, dt_w.data(),
+        [&](int64_t pix, int j, int vl) { return load_lanes(x_img + pix * p.channels + j * simd::kLanes<T>, vl); },
+        [&](int64_t pix, int j, const Vec<T>& out, int vl) {
+          add_lanes(y_img + pix * p.channels + j * simd::kLanes<T>, out, vl);
+        });
   }
 }
 
