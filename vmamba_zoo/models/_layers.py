@@ -12,9 +12,10 @@ made once and kept (the float32 parameter stays the source of truth: the copy is
 parameter changes, in place or replaced) instead of a cast at every forward pass, and with the
 MLP's GELU in the same pass. Everywhere else they are exactly ``nn.Linear`` and timm's ``Mlp``.
 :func:`conv2d_gelu` does the same for a convolution followed by GELU, :func:`conv2d_silu` for
-one followed by SiLU under bfloat16 autocast. TorchScript compiles the plain path (the oneDNN call is left to Python); symbolic tracing
-(``torch.fx``, timm's feature extraction) keeps :class:`Linear` and :class:`Mlp` as leaf modules,
-so a traced graph computes exactly what the eager model does.
+one followed by SiLU under bfloat16 autocast. TorchScript compiles the plain path (the oneDNN
+call is left to Python); symbolic tracing (``torch.fx``, timm's feature extraction) keeps
+:class:`Linear` and :class:`Mlp` as leaf modules, so a traced graph computes exactly what the
+eager model does.
 """
 
 from __future__ import annotations
