@@ -14,8 +14,8 @@ Two generations are registered, both loading the released ``.pth`` files unchang
 Layout: every block works channel-last, on (batch, H, W, C) tensors, so norms and projections
 are plain ``nn.LayerNorm`` / ``nn.Linear`` (our ``LayerNorm`` / ``Linear`` / ``Mlp``
 subclasses, with oneDNN and bfloat16 fast paths for CPU inference) rather than VMamba's
-channel-first 1x1 convs with permuting LayerNorm2d, which cost a copy per norm on CPU; only the depthwise / strided convs see an NCHW
-view of the same memory. ``forward_features`` returns NHWC (``output_fmt``), ``features_only``
+channel-first 1x1 convs with permuting LayerNorm2d, which cost a copy per norm on CPU; only
+the depthwise / strided convs see an NCHW view of the same memory. ``forward_features`` returns NHWC (``output_fmt``), ``features_only``
 and ``forward_intermediates`` return NCHW.
 
 Reusable blocks (stable names and constructor signatures; other families import them):
