@@ -10,6 +10,7 @@
 #pragma once
 
 #include "kernels.h"
+#include "state_fusion_kernels.h"
 
 namespace vmamba_zoo::cpu::VMAMBA_ZOO_ISA {
 
@@ -24,13 +25,7 @@ void fuse_plane_backward(const T* src, const T* dout, const T* weight, const std
   padded.resize(rows * stride);
   grad.assign(H * stride, T(0));
   dpadded.assign(rows * stride, T(0));
-  for (int64_t i = -pad; i < H + pad; ++i) {
-    const T* row = src + std::clamp<int64_t>(i, 0, H - 1) * W;
-    T* out = padded.data() + (i + pad) * stride;
-    std::fill(out, out + pad, row[0]);
-    std::copy(row, row + W, out + pad);
-    std::fill(out + pad + W, out + stride, row[W - 1]);
-  }
+  replicate_pad_plane(src, H, W, pad, stride, padded.data());
   for (int64_t i = 0; i < H; ++i) std::copy(dout + i * W, dout + (i + 1) * W, grad.data() + i * stride);
   // output k = i * stride + j (j < W; the other columns' gradient is zero) read padded element
   // base + k + c d of tap (r, c), base = (pad + r d) * stride + pad

@@ -14,6 +14,18 @@
 
 namespace vmamba_zoo::cpu::VMAMBA_ZOO_ISA {
 
+// The (H, W) plane src replicate-padded by pad on all sides into `padded`, rows of `stride` elements.
+template <typename T>
+void replicate_pad_plane(const T* src, int64_t H, int64_t W, int64_t pad, int64_t stride, T* padded) {
+  for (int64_t i = -pad; i < H + pad; ++i) {
+    const T* row = src + std::clamp<int64_t>(i, 0, H - 1) * W;
+    T* out = padded + (i + pad) * stride;
+    std::fill(out, out + pad, row[0]);
+    std::copy(row, row + W, out + pad);
+    std::fill(out + pad + W, out + stride, row[W - 1]);
+  }
+}
+
 template <typename T>
 void fuse_plane(const T* src, const T* weight, const std::vector<int64_t>& dilations, int64_t channel,
                 int64_t channels, int64_t H, int64_t W, T* dst) {
@@ -25,13 +37,7 @@ void fuse_plane(const T* src, const T* weight, const std::vector<int64_t>& dilat
   thread_local std::vector<T> padded, acc;
   padded.resize((H + 2 * pad) * stride);
   acc.assign(H * stride, T(0));
-  for (int64_t i = -pad; i < H + pad; ++i) {
-    const T* row = src + std::clamp<int64_t>(i, 0, H - 1) * W;
-    T* out = padded.data() + (i + pad) * stride;
-    std::fill(out, out + pad, row[0]);
-    std::copy(row, row + W, out + pad);
-    std::fill(out + pad + W, out + stride, row[W - 1]);
-  }
+  replicate_pad_plane(src, H, W, pad, stride, padded.data());
   const int64_t n = H * stride;
   T* __restrict a = acc.data();
   for (size_t t = 0; t < dilations.size(); ++t) {
