@@ -17,6 +17,7 @@
 // then the chunks are visited in reverse with their states recomputed from the boundary.
 #pragma once
 
+#include "selective_scan_kernels.h"
 #include "simd.h"
 
 namespace vmamba_zoo::cpu::VMAMBA_ZOO_ISA {
@@ -141,19 +142,9 @@ void backward_direction(const CrossScanArgs<T>& p, const CrossScanGrads<T>& out,
       const T* Bn = B_c + n * kChunk;
       const T* Cn = C_c + n * kChunk;
       const Vec<T> An = A[n];
-      const T* a_n = cache_decay ? a_ws + (n * chunks + c) * kTile : a_t;
-      Vec<T> hn = boundary[c * N + n];
-      for (int64_t t = 0; t < steps; ++t) {
-        Vec<T> a;
-        if (cache_decay) {
-          a = simd::load(a_n + t * W);
-        } else {
-          a = simd::exp<T>(simd::load(dt_t + t * W) * An);
-          simd::store(a_t + t * W, a);
-        }
-        simd::store(hprev_t + t * W, hn);
-        hn = a * hn + simd::load(dtu_t + t * W) * Bn[t];
-      }
+      const T* cached = cache_decay ? a_ws + (n * chunks + c) * kTile : nullptr;
+      const T* a_n = cached ? cached : a_t;
+      replay_chunk_states<T>(cached, dt_t, An, a_t, hprev_t, dtu_t, Bn, boundary[c * N + n], steps);
       Vec<T> qn = q[n], dAn{};
       for (int64_t t = steps - 1; t >= 0; --t) {
         const Vec<T> a = simd::load(a_n + t * W), hp = simd::load(hprev_t + t * W);

@@ -110,6 +110,27 @@ void sum_lanes(const T* tile, int64_t steps, T* dst) {
   for (; t < steps; ++t) dst[t] = simd::hsum<T>(simd::load(tile + t * W));
 }
 
+// The adjoint pass's replay of one chunk's states for state n: from the chunk's boundary state
+// h, stores the state before each step into hprev. The
+// decays exp(dt * A) come from `cached` when the forward pass kept them; otherwise they are
+// computed and written into a_t for the adjoint that follows.
+template <typename T>
+inline void replay_chunk_states(const T* cached, const T* dt, Vec<T> A, T* a_t, T* hprev, const T* dtu,
+                                  const T* B, Vec<T> h, int64_t steps) {
+  constexpr int W = simd::kLanes<T>;
+  for (int64_t t = 0; t < steps; ++t) {
+    Vec<T> a;
+    if (cached) {
+      a = simd::load(cached + t * W);
+    } else {
+      a = simd::exp<T>(simd::load(dt + t * W) * A);
+      simd::store(a_t + t * W, a);
+    }
+    simd::store(hprev + t * W, h);
+    h = a * h + simd::load(dtu + t * W) * B[t];
+  }
+}
+
 // Per-lane parameter vector: v[w] = src[(c0 + w) * stride + offset], zero in missing lanes.
 template <typename T>
 Vec<T> lane_params(const T* src, int64_t c0, int lanes, int64_t stride = 1, int64_t offset = 0) {
@@ -322,19 +343,9 @@ void backward_task(const ScanArgs<T>& p, int64_t task, const T* dy, const T* dla
       const T* Bn = p.B + blk.bc0 + n * L + t0;
       const Vec<T> An = A[n];
       // The states of this chunk, from the boundary (and the decays, unless cached).
-      const T* a_n = cache_decay ? a_ws + (n * chunks + c) * kTileSize : a_t;
-      Vec<T> hn = boundary[c * N + n];
-      for (int64_t t = 0; t < steps; ++t) {
-        Vec<T> a;
-        if (cache_decay) {
-          a = simd::load(a_n + t * W);
-        } else {
-          a = simd::exp<T>(simd::load(dt_t + t * W) * An);
-          simd::store(a_t + t * W, a);
-        }
-        simd::store(hprev_t + t * W, hn);
-        hn = a * hn + simd::load(dtu_t + t * W) * Bn[t];
-      }
+      const T* cached = cache_decay ? a_ws + (n * chunks + c) * kTileSize : nullptr;
+      const T* a_n = cached ? cached : a_t;
+      replay_chunk_states<T>(cached, dt_t, An, a_t, hprev_t, dtu_t, Bn, boundary[c * N + n], steps);
       const T* Cn = kStates ? nullptr : p.C + blk.bc0 + n * L + t0;
       if constexpr (kStates)  // rhs tile: dh of state n
         load_tile(dh + ((blk.b * p.channels + blk.c0) * N + n) * L + t0, N * L, blk.lanes, steps, dy_t);
