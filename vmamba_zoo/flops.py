@@ -49,15 +49,27 @@ def cross_selective_scan_flop_jit(inputs, outputs) -> int:
     return projections + 9 * batch * length * channels * state + batch * channels * length
 
 
-def state_fusion_flop_jit(inputs, outputs) -> int:
-    """fvcore handle of ``vmamba_zoo::state_fusion``: the merged (2·max(d) + 1)² depthwise
-    convolution it equals (the original's eval path), B·C·H·W·(2·max(d) + 1)²."""
-    batch, channels, H, W = _shape(inputs[0])
+def _state_fusion_dilations(inputs) -> list[int]:
     dilations = inputs[2].toIValue()
     if dilations is None:  # traced as a prim::ListConstruct of constants
         dilations = [value.toIValue() for value in inputs[2].node().inputs()]
-    size = 2 * max(dilations) + 1
+    return dilations
+
+
+def state_fusion_flop_jit(inputs, outputs) -> int:
+    """fvcore handle of ``vmamba_zoo::state_fusion`` in an eval-mode count: the merged
+    (2·max(d) + 1)² depthwise convolution it equals (the original's eval path),
+    B·C·H·W·(2·max(d) + 1)²."""
+    batch, channels, H, W = _shape(inputs[0])
+    size = 2 * max(_state_fusion_dilations(inputs)) + 1
     return batch * channels * H * W * size * size
+
+
+def state_fusion_train_flop_jit(inputs, outputs) -> int:
+    """fvcore handle of ``vmamba_zoo::state_fusion`` in a train-mode count: the dilated 3x3
+    depthwise convolutions it sums (the original's train path), B·C·H·W·9 per dilation."""
+    batch, channels, H, W = _shape(inputs[0])
+    return batch * channels * H * W * 9 * len(_state_fusion_dilations(inputs))
 
 
 # Element-wise ops the papers' counters leave at zero; listing them silences fvcore's warnings.
@@ -93,7 +105,8 @@ def count_flops(
     The model is deep-copied and run in eval mode, or in train mode where its paper counted that
     way: ``train_mode=None`` (the default) follows the model's ``flops_train_mode`` attribute
     (Spatial-Mamba sets it: train mode counts its state fusion as three dilated 3x3 convolutions
-    and batch norm at 5 FLOPs per element, which is how its published numbers were produced).
+    and batch norm at 5 FLOPs per element, which is how its published numbers were produced; the
+    model runs the same fused ``state_fusion`` op in both modes, only its count differs).
     """
     if train_mode is None:
         train_mode = bool(getattr(model, "flops_train_mode", False))
@@ -108,7 +121,10 @@ def count_flops(
     except StopIteration:
         device, dtype = torch.device("cpu"), torch.float32
     inputs = torch.randn(batch_size, *input_size, device=device, dtype=dtype)
-    analysis = FlopCountAnalysis(model, (inputs,)).set_op_handle(**OP_HANDLES)
+    handles = dict(OP_HANDLES)
+    if train_mode:
+        handles["vmamba_zoo::state_fusion"] = state_fusion_train_flop_jit
+    analysis = FlopCountAnalysis(model, (inputs,)).set_op_handle(**handles)
     analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False).tracer_warnings("none")
     with torch.no_grad():
         return int(analysis.total())

@@ -17,9 +17,9 @@ Train vs eval fusion: in train mode the fusion is the three dilated convolutions
 ``alpha`` (what the paper's FLOP count sees: 27 MACs per state); in eval mode the original merges
 the three kernels into one 11x11 depthwise kernel (cached at the first eval forward and never
 refreshed, even after new weights are loaded). Ours runs the ``state_fusion`` op on the current
-parameters: the same sum, a fused 27-tap CPU kernel for inference, counted by fvcore as the
-merged 11x11 kernel. Both paths give the same numbers up to float rounding and both are
-differentiable.
+parameters in both modes: the same sum, on the CPU one fused 27-tap kernel with a fused backward
+for training. fvcore counts it as the three 3x3 convolutions in a train-mode count and as the
+merged 11x11 kernel in an eval-mode count (:mod:`vmamba_zoo.flops`).
 
 FLOPs: the paper counts the model in train mode (``count_flops(model, train_mode=True)``:
 BatchNorm 5 per element, fusion 27 MACs per state) - the numbers in ``default_cfgs`` notes and the
@@ -157,9 +157,9 @@ class Downsample(nn.Module):
 class StateFusion(nn.Module):
     """Structure-aware state fusion: ĥ = Σ_i α_i · dwconv3x3_dilation(d_i)(replicate_pad(h)).
 
-    Train mode runs the three dilated convolutions (what the paper's FLOP count sees); eval mode
-    the :func:`~vmamba_zoo.ops.state_fusion` op (the same sum; one fused CPU kernel for inference,
-    counted as the original's merged 11x11 kernel).
+    Both modes run the :func:`~vmamba_zoo.ops.state_fusion` op (on the CPU one fused kernel, forward
+    and backward); a FLOP count sees the original's train-mode convolutions or its merged eval
+    kernel, after the mode it counts in.
     """
 
     def __init__(self, dim: int) -> None:
@@ -183,9 +183,7 @@ class StateFusion(nn.Module):
         alpha = self.alpha
         weight = torch.stack([alpha[0] * self.kernel_3.squeeze(1), alpha[1] * self.kernel_3_1.squeeze(1),
                               alpha[2] * self.kernel_3_2.squeeze(1)])
-        # train mode always runs the convolutions (what the paper's FLOP count sees, also under
-        # no_grad); eval mode lets the op pick its fused inference kernel
-        return state_fusion_op(h, weight, "torch" if self.training else "auto")
+        return state_fusion_op(h, weight, "auto")
 
 
 class StructureAwareSSM(SelectiveScanParams):
