@@ -1,6 +1,8 @@
 // Python bindings of the CPU backend (vmamba_zoo._C). Every function checks its arguments
 // itself (a ValueError naming the problem), whatever the Python ops checked before.
-#include <torch/extension.h>
+// pybind11 with torch's Tensor casters only (torch/extension.h would add all of libtorch's C++
+// API to the compile)
+#include <torch/csrc/utils/pybind.h>
 
 #include "ops.h"
 
