@@ -4,7 +4,7 @@ Rows: ``selective_scan`` (with D, delta_bias and softplus, as SS2D calls it),
 ``selective_scan_states``, ``cross_scan``, ``cross_merge`` (mode ``cross2d``) and
 ``cross_selective_scan`` (an SS2D's whole scan core, channel-last input) at the four
 stages of VMamba-T s1l8 at 224x224 (K = 4 directions, d_inner = ssm_ratio * C_stage channels
-per direction, N = d_state = 1), plus a headline workload: the stage-1 selective
+per direction, N = d_state = 1, or ``--d-state``: 16 is vanilla VMamba's and Res-VMamba's), plus a headline workload: the stage-1 selective
 scan with 4 x 192 channels. Columns: forward and forward+backward, median milliseconds (wall
 clock) over ``--repeats`` runs, for every backend available on this machine. The headline
 workload also runs Python loops over L with autograd through them (written like VMamba's
@@ -142,16 +142,16 @@ def fwd_and_fwdbwd(forward: Callable[[dict], torch.Tensor], inputs: dict, grad_n
     return median_ms(fwd, repeats, warmup), median_ms(fwd_bwd, repeats, warmup)
 
 
-def cross_selective_scan_inputs(batch: int, width: int, side: int) -> dict:
-    """An SS2D of ``width`` channels (d_state 1, Δ rank ceil(width / 16)) on a side x side map."""
+def cross_selective_scan_inputs(batch: int, width: int, side: int, state: int = 1) -> dict:
+    """An SS2D of ``width`` channels (d_state ``state``, Δ rank ceil(width / 16)) on a side x side map."""
     gen = torch.Generator().manual_seed(0)
     rank = -(-width // 16)
     return {
         "x": torch.randn(batch, side, side, width, generator=gen),
-        "x_proj_weight": torch.randn(DIRECTIONS, rank + 2, width, generator=gen) * width**-0.5,
+        "x_proj_weight": torch.randn(DIRECTIONS, rank + 2 * state, width, generator=gen) * width**-0.5,
         "dt_projs_weight": torch.randn(DIRECTIONS, width, rank, generator=gen) * rank**-0.5,
         "dt_projs_bias": torch.randn(DIRECTIONS, width, generator=gen) * 0.1 - 4.0,
-        "A": -torch.rand(DIRECTIONS * width, 1, generator=gen) - 0.5,
+        "A": -torch.rand(DIRECTIONS * width, state, generator=gen) - 0.5,
         "D": torch.randn(DIRECTIONS * width, generator=gen),
     }
 
@@ -206,6 +206,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (default 2)")
     parser.add_argument("--batch", type=int, default=2)
     parser.add_argument("--ssm-ratio", type=float, default=1.0, help="d_inner / C per stage (s1l8: 1.0)")
+    parser.add_argument("--d-state", type=int, default=1,
+                        help="state size N of every workload (default 1: VMamba-T; 16: vanilla VMamba, Res-VMamba)")
     parser.add_argument("--repeats", type=int, default=None, help="timed runs per cell (default 7, quick 3)")
     parser.add_argument("--quick", action="store_true", help="fewer repeats, stages 1-2 only, one loop run")
     parser.add_argument("--loop", choices=("both", "unbind", "official", "none"), default="both",
@@ -224,6 +226,8 @@ def main() -> None:
         unknown = [b for b in args.backends if b not in BACKENDS]
         if unknown or not args.backends:
             parser.error(f"--backends takes a comma list of {', '.join(BACKENDS)}, got {unknown or args.backends}")
+    if args.d_state < 1:
+        parser.error(f"--d-state takes a positive state size, got {args.d_state}")
     if args.device == "cuda" and not torch.cuda.is_available():
         parser.error("--device cuda: no CUDA device is available")
 
@@ -250,8 +254,8 @@ def main() -> None:
         backends[at:at + 1] = [f"cpu:{i}" for i in isas]
     stages = 2 if args.quick else len(TINY_DIMS)
     where = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine()
-    print(f"torch {torch.__version__}, {where}, "
-          f"threads={torch.get_num_threads()}, batch={args.batch}, repeats={repeats} (median ms, wall clock)")
+    print(f"torch {torch.__version__}, {where}, threads={torch.get_num_threads()}, batch={args.batch}, "
+          f"d_state={args.d_state}, repeats={repeats} (median ms, wall clock)")
     for name, reason in skipped.items():
         print(f"  backend {name!r} skipped: {reason}")
 
@@ -264,12 +268,12 @@ def main() -> None:
     scan_grads = ("u", "delta", "A", "B", "C", "D", "delta_bias")
     for workload, width, side in workloads(args.ssm_ratio, stages):
         length = side * side
-        inputs = _to(scan_inputs(args.batch, DIRECTIONS, width, 1, length), device)
-        shape = f"u=({args.batch},{DIRECTIONS * width},{length}) N=1"
+        inputs = _to(scan_inputs(args.batch, DIRECTIONS, width, args.d_state, length), device)
+        shape = f"u=({args.batch},{DIRECTIONS * width},{length}) N={args.d_state}"
         states_grads = ("u", "delta", "A", "B", "delta_bias")
         x = {"x": torch.randn(args.batch, width, side, side, device=device)}
         ys = {"ys": torch.randn(args.batch, DIRECTIONS, width, length, device=device)}
-        css = _to(cross_selective_scan_inputs(args.batch, width, side), device)
+        css = _to(cross_selective_scan_inputs(args.batch, width, side, args.d_state), device)
         for backend in backends:
             with _cpu_isa(backend):
                 record("selective_scan", workload, shape, backend,
@@ -327,7 +331,8 @@ def main() -> None:
 
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"device": where, "threads": torch.get_num_threads(), "batch": args.batch, "repeats": repeats,
+            json.dump({"device": where, "threads": torch.get_num_threads(), "batch": args.batch,
+                       "d_state": args.d_state, "repeats": repeats,
                        "torch": torch.__version__, "results": results, "speedup_vs_loop": ratios}, f, indent=2)
         print(f"wrote {args.json}")
 
