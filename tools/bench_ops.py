@@ -15,6 +15,7 @@ each backend is.
     python tools/bench_ops.py [--threads 2] [--batch 2] [--quick] [--loop both] [--json FILE]
     python tools/bench_ops.py --device cuda --batch 128 --loop none   # every GPU backend
     python tools/bench_ops.py --backends cpu --cpu-isas all --loop none   # the CPU kernels' paths
+    python tools/bench_ops.py --ops cross_selective_scan --d-state 16 --loop none   # one op, N = 16
 
 ``--cpu-isas`` times the ``cpu`` backend once per instruction-set path of its kernels (rows
 ``cpu:avx512``, ``cpu:avx2``, ``cpu:generic``), one path after the other at each cell, in one
@@ -46,6 +47,8 @@ from vmamba_zoo.ops import (
     selective_scan,
     selective_scan_states,
 )
+
+OPS = ("selective_scan", "selective_scan_states", "cross_scan", "cross_merge", "cross_selective_scan")
 
 # VMamba-T s1l8 at 224x224: stage widths C0 * 2^i with C0 = 96, feature maps 56, 28, 14, 7.
 TINY_DIMS = (96, 192, 384, 768)
@@ -212,6 +215,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer repeats, stages 1-2 only, one loop run")
     parser.add_argument("--loop", choices=("both", "unbind", "official", "none"), default="both",
                         help="Python-loop baselines for the headline (official: quadratic backward, slow)")
+    parser.add_argument("--ops", default=None, metavar="OPS",
+                        help=f"comma list of the ops to time at the stages (default: all of {', '.join(OPS)})")
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"),
                         help="where the tensors live (cuda: the 'triton', 'cuda' and 'torch' backends)")
@@ -226,6 +231,9 @@ def main() -> None:
         unknown = [b for b in args.backends if b not in BACKENDS]
         if unknown or not args.backends:
             parser.error(f"--backends takes a comma list of {', '.join(BACKENDS)}, got {unknown or args.backends}")
+    ops = OPS if args.ops is None else tuple(o.strip() for o in args.ops.split(",") if o.strip())
+    if not ops or any(o not in OPS for o in ops):
+        parser.error(f"--ops takes a comma list of {', '.join(OPS)}, got {args.ops!r}")
     if args.d_state < 1:
         parser.error(f"--d-state takes a positive state size, got {args.d_state}")
     if args.device == "cuda" and not torch.cuda.is_available():
@@ -276,20 +284,25 @@ def main() -> None:
         css = _to(cross_selective_scan_inputs(args.batch, width, side, args.d_state), device)
         for backend in backends:
             with _cpu_isa(backend):
-                record("selective_scan", workload, shape, backend,
-                       *fwd_and_fwdbwd(scan_call(backend), inputs, scan_grads, repeats))
-                record("selective_scan_states", workload, shape, backend,
-                       *fwd_and_fwdbwd(states_call(backend), inputs, states_grads, repeats))
                 op_backend = _op_backend(backend)
-                record("cross_scan", workload, f"x=({args.batch},{width},{side},{side})", backend,
-                       *fwd_and_fwdbwd(lambda t, b=op_backend: cross_scan(t["x"], "cross2d", backend=b),
-                                       x, ("x",), repeats))
-                record("cross_merge", workload, f"ys=({args.batch},4,{width},{length})", backend,
-                       *fwd_and_fwdbwd(lambda t, b=op_backend, s=side: cross_merge(t["ys"], s, s, "cross2d", backend=b),
-                                       ys, ("ys",), repeats))
+                if "selective_scan" in ops:
+                    record("selective_scan", workload, shape, backend,
+                           *fwd_and_fwdbwd(scan_call(backend), inputs, scan_grads, repeats))
+                if "selective_scan_states" in ops:
+                    record("selective_scan_states", workload, shape, backend,
+                           *fwd_and_fwdbwd(states_call(backend), inputs, states_grads, repeats))
+                if "cross_scan" in ops:
+                    record("cross_scan", workload, f"x=({args.batch},{width},{side},{side})", backend,
+                           *fwd_and_fwdbwd(lambda t, b=op_backend: cross_scan(t["x"], "cross2d", backend=b),
+                                           x, ("x",), repeats))
+                if "cross_merge" in ops:
+                    record("cross_merge", workload, f"ys=({args.batch},4,{width},{length})", backend,
+                           *fwd_and_fwdbwd(lambda t, b=op_backend, s=side: cross_merge(t["ys"], s, s, "cross2d", backend=b),
+                                           ys, ("ys",), repeats))
                 # forward: the fused kernel on "cpu"; forward + backward: the chain of the ops above
-                record("cross_selective_scan", workload, f"x=({args.batch},{side},{side},{width})", backend,
-                       *fwd_and_fwdbwd(cross_selective_scan_call(backend), css, tuple(css), repeats))
+                if "cross_selective_scan" in ops:
+                    record("cross_selective_scan", workload, f"x=({args.batch},{side},{side},{width})", backend,
+                           *fwd_and_fwdbwd(cross_selective_scan_call(backend), css, tuple(css), repeats))
 
     # The headline: stage-1 selective scan with 4 x 192 channels, every backend against the loop.
     headline = _to(scan_inputs(args.batch, DIRECTIONS, 192, 1, 56 * 56), device)
