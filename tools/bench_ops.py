@@ -4,9 +4,9 @@ Rows: ``selective_scan`` (with D, delta_bias and softplus, as SS2D calls it),
 ``selective_scan_states``, ``cross_scan``, ``cross_merge`` (mode ``cross2d``) and
 ``cross_selective_scan`` (an SS2D's whole scan core, channel-last input) at the four
 stages of VMamba-T s1l8 at 224x224 (K = 4 directions, d_inner = ssm_ratio * C_stage channels
-per direction, N = d_state = 1), plus a headline workload: the stage-1 selective
+per direction, N = d_state = 1, or ``--d-state``: 16 is vanilla VMamba's and Res-VMamba's), plus a headline workload: the stage-1 selective
 scan with 4 x 192 channels. Columns: forward and forward+backward, median milliseconds (wall
-clock) over ``--repeats`` runs, for every backend available on this machine. The headline
+clock, or CPU time: ``--clock``) over ``--repeats`` runs, for every backend available on this machine. The headline
 workload also runs Python loops over L with autograd through them (written like VMamba's
 ``selective_scan_torch`` fallback: precompute exp(dt*A) and dt*B*u, then one step per
 position; see ``official_style_loop`` and ``unbind_loop``) and prints how many times faster
@@ -15,6 +15,10 @@ each backend is.
     python tools/bench_ops.py [--threads 2] [--batch 2] [--quick] [--loop both] [--json FILE]
     python tools/bench_ops.py --device cuda --batch 128 --loop none   # every GPU backend
     python tools/bench_ops.py --backends cpu --cpu-isas all --loop none   # the CPU kernels' paths
+    python tools/bench_ops.py --ops cross_selective_scan --d-state 16 --loop none   # one op, N = 16
+
+``--clock cpu`` reports the process's CPU time instead of the wall clock (on a machine shared
+with other jobs it is the steadier of the two; with several threads it is their sum).
 
 ``--cpu-isas`` times the ``cpu`` backend once per instruction-set path of its kernels (rows
 ``cpu:avx512``, ``cpu:avx2``, ``cpu:generic``), one path after the other at each cell, in one
@@ -46,6 +50,8 @@ from vmamba_zoo.ops import (
     selective_scan,
     selective_scan_states,
 )
+
+OPS = ("selective_scan", "selective_scan_states", "cross_scan", "cross_merge", "cross_selective_scan")
 
 # VMamba-T s1l8 at 224x224: stage widths C0 * 2^i with C0 = 96, feature maps 56, 28, 14, 7.
 TINY_DIMS = (96, 192, 384, 768)
@@ -113,16 +119,22 @@ def _synchronize() -> None:
         torch.cuda.synchronize()
 
 
+# The clock median_ms reads: wall time, or with --clock cpu the CPU time of the process (all its
+# threads), which a machine shared with other jobs inflates less.
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+_clock = CLOCKS["wall"]
+
+
 def median_ms(fn: Callable[[], object], repeats: int, warmup: int = 1) -> float:
     for _ in range(warmup):
         fn()
     _synchronize()
     times = []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start = _clock()
         fn()
         _synchronize()
-        times.append(time.perf_counter() - start)
+        times.append(_clock() - start)
     return 1e3 * statistics.median(times)
 
 
@@ -142,16 +154,16 @@ def fwd_and_fwdbwd(forward: Callable[[dict], torch.Tensor], inputs: dict, grad_n
     return median_ms(fwd, repeats, warmup), median_ms(fwd_bwd, repeats, warmup)
 
 
-def cross_selective_scan_inputs(batch: int, width: int, side: int) -> dict:
-    """An SS2D of ``width`` channels (d_state 1, Δ rank ceil(width / 16)) on a side x side map."""
+def cross_selective_scan_inputs(batch: int, width: int, side: int, state: int = 1) -> dict:
+    """An SS2D of ``width`` channels (d_state ``state``, Δ rank ceil(width / 16)) on a side x side map."""
     gen = torch.Generator().manual_seed(0)
     rank = -(-width // 16)
     return {
         "x": torch.randn(batch, side, side, width, generator=gen),
-        "x_proj_weight": torch.randn(DIRECTIONS, rank + 2, width, generator=gen) * width**-0.5,
+        "x_proj_weight": torch.randn(DIRECTIONS, rank + 2 * state, width, generator=gen) * width**-0.5,
         "dt_projs_weight": torch.randn(DIRECTIONS, width, rank, generator=gen) * rank**-0.5,
         "dt_projs_bias": torch.randn(DIRECTIONS, width, generator=gen) * 0.1 - 4.0,
-        "A": -torch.rand(DIRECTIONS * width, 1, generator=gen) - 0.5,
+        "A": -torch.rand(DIRECTIONS * width, state, generator=gen) - 0.5,
         "D": torch.randn(DIRECTIONS * width, generator=gen),
     }
 
@@ -206,10 +218,16 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (default 2)")
     parser.add_argument("--batch", type=int, default=2)
     parser.add_argument("--ssm-ratio", type=float, default=1.0, help="d_inner / C per stage (s1l8: 1.0)")
+    parser.add_argument("--d-state", type=int, default=1,
+                        help="state size N of every workload (default 1: VMamba-T; 16: vanilla VMamba, Res-VMamba)")
     parser.add_argument("--repeats", type=int, default=None, help="timed runs per cell (default 7, quick 3)")
     parser.add_argument("--quick", action="store_true", help="fewer repeats, stages 1-2 only, one loop run")
     parser.add_argument("--loop", choices=("both", "unbind", "official", "none"), default="both",
                         help="Python-loop baselines for the headline (official: quadratic backward, slow)")
+    parser.add_argument("--ops", default=None, metavar="OPS",
+                        help=f"comma list of the ops to time at the stages (default: all of {', '.join(OPS)})")
+    parser.add_argument("--clock", choices=tuple(CLOCKS), default="wall",
+                        help="wall: elapsed time (default); cpu: CPU time of the process, all threads summed")
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"),
                         help="where the tensors live (cuda: the 'triton', 'cuda' and 'torch' backends)")
@@ -224,9 +242,18 @@ def main() -> None:
         unknown = [b for b in args.backends if b not in BACKENDS]
         if unknown or not args.backends:
             parser.error(f"--backends takes a comma list of {', '.join(BACKENDS)}, got {unknown or args.backends}")
+    ops = OPS if args.ops is None else tuple(o.strip() for o in args.ops.split(",") if o.strip())
+    if not ops or any(o not in OPS for o in ops):
+        parser.error(f"--ops takes a comma list of {', '.join(OPS)}, got {args.ops!r}")
+    if args.d_state < 1:
+        parser.error(f"--d-state takes a positive state size, got {args.d_state}")
     if args.device == "cuda" and not torch.cuda.is_available():
         parser.error("--device cuda: no CUDA device is available")
 
+    if args.clock == "cpu" and args.device == "cuda":
+        parser.error("--clock cpu times the CPU backends; on a GPU use the wall clock")
+    global _clock
+    _clock = CLOCKS[args.clock]
     torch.set_num_threads(args.threads)
     repeats = args.repeats or (3 if args.quick else 7)
     device = torch.device(args.device)
@@ -250,8 +277,8 @@ def main() -> None:
         backends[at:at + 1] = [f"cpu:{i}" for i in isas]
     stages = 2 if args.quick else len(TINY_DIMS)
     where = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine()
-    print(f"torch {torch.__version__}, {where}, "
-          f"threads={torch.get_num_threads()}, batch={args.batch}, repeats={repeats} (median ms, wall clock)")
+    print(f"torch {torch.__version__}, {where}, threads={torch.get_num_threads()}, batch={args.batch}, "
+          f"d_state={args.d_state}, repeats={repeats} (median ms, {args.clock} clock)")
     for name, reason in skipped.items():
         print(f"  backend {name!r} skipped: {reason}")
 
@@ -264,28 +291,33 @@ def main() -> None:
     scan_grads = ("u", "delta", "A", "B", "C", "D", "delta_bias")
     for workload, width, side in workloads(args.ssm_ratio, stages):
         length = side * side
-        inputs = _to(scan_inputs(args.batch, DIRECTIONS, width, 1, length), device)
-        shape = f"u=({args.batch},{DIRECTIONS * width},{length}) N=1"
+        inputs = _to(scan_inputs(args.batch, DIRECTIONS, width, args.d_state, length), device)
+        shape = f"u=({args.batch},{DIRECTIONS * width},{length}) N={args.d_state}"
         states_grads = ("u", "delta", "A", "B", "delta_bias")
         x = {"x": torch.randn(args.batch, width, side, side, device=device)}
         ys = {"ys": torch.randn(args.batch, DIRECTIONS, width, length, device=device)}
-        css = _to(cross_selective_scan_inputs(args.batch, width, side), device)
+        css = _to(cross_selective_scan_inputs(args.batch, width, side, args.d_state), device)
         for backend in backends:
             with _cpu_isa(backend):
-                record("selective_scan", workload, shape, backend,
-                       *fwd_and_fwdbwd(scan_call(backend), inputs, scan_grads, repeats))
-                record("selective_scan_states", workload, shape, backend,
-                       *fwd_and_fwdbwd(states_call(backend), inputs, states_grads, repeats))
                 op_backend = _op_backend(backend)
-                record("cross_scan", workload, f"x=({args.batch},{width},{side},{side})", backend,
-                       *fwd_and_fwdbwd(lambda t, b=op_backend: cross_scan(t["x"], "cross2d", backend=b),
-                                       x, ("x",), repeats))
-                record("cross_merge", workload, f"ys=({args.batch},4,{width},{length})", backend,
-                       *fwd_and_fwdbwd(lambda t, b=op_backend, s=side: cross_merge(t["ys"], s, s, "cross2d", backend=b),
-                                       ys, ("ys",), repeats))
+                if "selective_scan" in ops:
+                    record("selective_scan", workload, shape, backend,
+                           *fwd_and_fwdbwd(scan_call(backend), inputs, scan_grads, repeats))
+                if "selective_scan_states" in ops:
+                    record("selective_scan_states", workload, shape, backend,
+                           *fwd_and_fwdbwd(states_call(backend), inputs, states_grads, repeats))
+                if "cross_scan" in ops:
+                    record("cross_scan", workload, f"x=({args.batch},{width},{side},{side})", backend,
+                           *fwd_and_fwdbwd(lambda t, b=op_backend: cross_scan(t["x"], "cross2d", backend=b),
+                                           x, ("x",), repeats))
+                if "cross_merge" in ops:
+                    record("cross_merge", workload, f"ys=({args.batch},4,{width},{length})", backend,
+                           *fwd_and_fwdbwd(lambda t, b=op_backend, s=side: cross_merge(t["ys"], s, s, "cross2d", backend=b),
+                                           ys, ("ys",), repeats))
                 # forward: the fused kernel on "cpu"; forward + backward: the chain of the ops above
-                record("cross_selective_scan", workload, f"x=({args.batch},{side},{side},{width})", backend,
-                       *fwd_and_fwdbwd(cross_selective_scan_call(backend), css, tuple(css), repeats))
+                if "cross_selective_scan" in ops:
+                    record("cross_selective_scan", workload, f"x=({args.batch},{side},{side},{width})", backend,
+                           *fwd_and_fwdbwd(cross_selective_scan_call(backend), css, tuple(css), repeats))
 
     # The headline: stage-1 selective scan with 4 x 192 channels, every backend against the loop.
     headline = _to(scan_inputs(args.batch, DIRECTIONS, 192, 1, 56 * 56), device)
@@ -327,7 +359,8 @@ def main() -> None:
 
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"device": where, "threads": torch.get_num_threads(), "batch": args.batch, "repeats": repeats,
+            json.dump({"device": where, "threads": torch.get_num_threads(), "batch": args.batch,
+                       "d_state": args.d_state, "repeats": repeats, "clock": args.clock,
                        "torch": torch.__version__, "results": results, "speedup_vs_loop": ratios}, f, indent=2)
         print(f"wrote {args.json}")
 

@@ -131,12 +131,14 @@ void scan_direction(const CrossScanArgs<T>& p, int64_t b, int64_t k, int64_t cp,
     const T* Bl = dbl + R;
     const T* Cl = Bl + N;
     // unrolled: rolled, GCC splits this into a loop of decays through memory and a loop of
-    // updates
+    // updates. With one state entry the decay ends the step's long chain (Δ, softplus, decay),
+    // whose length limits the step; with several, their independent decays fill the core
+    // (simd::exp2_reduced).
 #pragma GCC unroll 16
     for (int64_t n = 0; n < N; ++n) {
       for (int j = 0; j < V; ++j) {
         Vec<T>& h = s.h[n * V + j];
-        h = simd::exp2<T>(dt[j] * s.A[n * V + j]) * h + dtu[j] * Bl[n];
+        h = simd::exp2<T, kState != 1>(dt[j] * s.A[n * V + j]) * h + dtu[j] * Bl[n];
         out[j] += h * Cl[n];
       }
     }

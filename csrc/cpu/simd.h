@@ -240,22 +240,26 @@ inline Vec<double> exp_reduced<double>(Vec<double> r) {
 // core overlaps, and the 256- and 128-bit paths need more instructions per channel, so the shorter
 // chains pay off there. The avx512 path keeps Horner's rounding (its results are unchanged); Estrin's
 // costs at most 1.7e-7 (exp2) and 2.0e-7 (log1p) relative, rounding every operation.
-template <typename T>
+// kManyPerStep: the caller evaluates many independent exp2 per step (the decays of a state of
+// several entries), which fill the core without shorter chains; the avx2 path then takes Horner's
+// rule too, as its instruction count limits it there. (The generic path keeps Estrin's scheme:
+// its baseline x86-64 build has no FMA, and Horner's rule gained nothing there.)
+template <typename T, bool kManyPerStep = false>
 inline Vec<T> exp2_reduced(Vec<T> r) {
   if constexpr (sizeof(T) == 4) {
     constexpr float kP[] = {1.5345796419e-04f, 1.3399930904e-03f, 9.6184890717e-03f, 5.5503286421e-02f,
                             2.4022646248e-01f, 6.9314718246e-01f, 1.0f};
-#if VMAMBA_ZOO_ISA_AVX512
-    Vec<float> p = broadcast(kP[0]);
+    if constexpr (VMAMBA_ZOO_ISA_AVX512 || (kManyPerStep && kVecBytes == 32)) {
+      Vec<float> p = broadcast(kP[0]);
 #pragma GCC unroll 8
-    for (int i = 1; i < 7; ++i) p = p * r + kP[i];
-    return p;
-#else
-    const Vec<float> r2 = r * r;
-    const Vec<float> lo = (r * kP[5] + kP[6]) + r2 * (r * kP[3] + kP[4]);
-    const Vec<float> hi = (r * kP[1] + kP[2]) + r2 * kP[0];
-    return lo + (r2 * r2) * hi;
-#endif
+      for (int i = 1; i < 7; ++i) p = p * r + kP[i];
+      return p;
+    } else {
+      const Vec<float> r2 = r * r;
+      const Vec<float> lo = (r * kP[5] + kP[6]) + r2 * (r * kP[3] + kP[4]);
+      const Vec<float> hi = (r * kP[1] + kP[2]) + r2 * kP[0];
+      return lo + (r2 * r2) * hi;
+    }
   } else {
     return exp_reduced<T>(r * static_cast<T>(0.6931471805599453));
   }
@@ -339,8 +343,9 @@ inline Vec<T> exp(Vec<T> x) {
 // a polynomial (exp2_reduced), times 2^k. Accuracy as exp; +inf on overflow, NaN propagates. With
 // AVX-512DQ it is 9 instructions per vector: vrndscale / vreduce split x, vscalef multiplies by 2^k
 // (IEEE gradual underflow, as libm). Elsewhere 2^k is built in the exponent field (about 0 below
-// 2^-126, as exp), from one clamp, the rounding by kRound and no selects.
-template <typename T>
+// 2^-126, as exp), from one clamp, the rounding by kRound and no selects. kManyPerStep: see
+// exp2_reduced.
+template <typename T, bool kManyPerStep = false>
 inline Vec<T> exp2(Vec<T> x) {
 #if VMAMBA_ZOO_ISA_AVX512
   if constexpr (sizeof(T) == 4) {
@@ -357,7 +362,7 @@ inline Vec<T> exp2(Vec<T> x) {
   const Vec<T> xc = clamp(x, static_cast<T>(-Tr::kExponentBias), static_cast<T>(Tr::kExponentBias + 1));
   const Vec<T> t = xc + kRound<T>;
   const Vec<T> r = xc - (t - kRound<T>);
-  return exp2_reduced<T>(r) * pow2_of_rounded<T>(t);
+  return exp2_reduced<T, kManyPerStep>(r) * pow2_of_rounded<T>(t);
 #endif
 }
 
