@@ -30,6 +30,19 @@ void store_lanes(T* dst, Vec<T> v, int lanes) {
     std::memcpy(dst, &v, lanes * sizeof(T));
 }
 
+// Asks for the cache lines of `count` values from `row` on (for writing with kWrite): the routes
+// visit the map's pixels out of order (columns, diagonals), more streams than the hardware
+// prefetcher follows, so the kernels fetch the rows of the steps ahead along the route.
+template <bool kWrite = false, typename T>
+inline void prefetch_span(const T* row, int64_t count) {
+  constexpr int64_t kLine = 64 / sizeof(T);
+  for (int64_t i = 0; i < count; i += kLine) __builtin_prefetch(row + i, kWrite);
+  __builtin_prefetch(row + count - 1, kWrite);
+}
+
+// Steps ahead along the route at which pass 1 prefetches the map and x_dbl rows.
+constexpr int64_t kAhead = 16;
+
 // One direction of one task: channels [cx, cx + lanes) of image b (channel blk * W of the
 // direction's Dk), direction k, parameter rows [cp, cp + lanes). dA / dD / dbias of these rows
 // are accumulated into the given vectors.
@@ -87,6 +100,11 @@ void backward_direction(const CrossScanArgs<T>& p, const CrossScanGrads<T>& out,
     T *u_t = u_ws + c * kTile, *dt_t = dt_ws + c * kTile, *dsp_t = dsp_ws + c * kTile;
     for (int64_t t = 0; t < steps; ++t) {
       const int64_t pix = route[t0 + t];
+      if (t0 + t + kAhead < L && route[t0 + t + kAhead] >= 0) {
+        const int64_t ahead = route[t0 + t + kAhead];
+        __builtin_prefetch(p.x + (img + ahead) * p.channels + cx);
+        prefetch_span(dbl_img + ahead * p.dbl_pix_stride, R + 2 * N);
+      }
       Vec<T> raw = bias, u{};
       if (pix >= 0) {
         const T* dbl = dbl_img + pix * p.dbl_pix_stride;
@@ -130,6 +148,16 @@ void backward_direction(const CrossScanArgs<T>& p, const CrossScanGrads<T>& out,
     load_BC(t0, steps, true);
     for (int64_t t = 0; t < steps; ++t) {
       const int64_t pix = route[t0 + t];
+      if (pix >= 0) {  // this chunk's outputs, written at its end
+        __builtin_prefetch(out.dx + (img + pix) * p.channels + cx, 1);
+        __builtin_prefetch(ddelta_dir + (img + pix) * p.dir_channels, 1);
+        prefetch_span<true>(dBC_blk + (img + pix) * 2 * N, 2 * N);
+      }
+      if (c > 0 && route[t0 - kChunk + t] >= 0) {  // the next chunk's inputs
+        const int64_t next = route[t0 - kChunk + t];
+        __builtin_prefetch(out.dy + (img + next) * p.channels + cx);
+        prefetch_span(dbl_img + next * p.dbl_pix_stride, R + 2 * N);
+      }
       const Vec<T> dyt = pix >= 0 ? load_lanes(out.dy + (img + pix) * p.channels + cx, lanes) : Vec<T>{};
       const Vec<T> ut = simd::load(u_t + t * W);
       simd::store(dy_t + t * W, dyt);
@@ -228,10 +256,9 @@ constexpr int64_t kSegment = 16;
 // gradients of B and C (sums over the lanes) come out as whole vectors over n (lane_sums),
 // stored as the pixel's contiguous row of dBC.
 //
-// The routes visit the map's pixels out of order (columns, diagonals), so the rows a step reads
-// and writes are prefetched ahead along the route: pass 1 fetches the map and x_dbl rows
-// kSegment steps ahead, the replay fetches the rows its segment's adjoint reads and writes
-// (dy, dx, dΔ, dBC), and the adjoint fetches the x_dbl rows of the segment replayed next.
+// Prefetches along the route (prefetch_span): pass 1 fetches the map and x_dbl rows kAhead
+// steps ahead, the replay the rows its segment's adjoint reads and writes (dy, dx, dΔ, dBC),
+// and the adjoint the x_dbl rows of the segment replayed next.
 template <typename T, int kState>
 void backward_direction_fixed(const CrossScanArgs<T>& p, const CrossScanGrads<T>& out, int64_t b, int64_t k,
                               int64_t blk, int64_t cx, int64_t cp, int lanes, Vec<T>* dA_acc, Vec<T>& dD_acc,
@@ -266,10 +293,7 @@ void backward_direction_fixed(const CrossScanArgs<T>& p, const CrossScanGrads<T>
   T* const ddelta_dir = out.ddelta + k * BP * p.dir_channels + blk * W;
   T* const dBC_blk = out.dBC + (k * p.blocks() + blk) * BP * 2 * N;
 
-  auto prefetch_dbl = [&](int64_t pix) {  // x_dbl row: R + 2N values
-    const T* row = dbl_img + pix * p.dbl_pix_stride;
-    for (int64_t i = 0; i < R + 2 * N; i += 64 / int64_t(sizeof(T))) __builtin_prefetch(row + i);
-  };
+  auto prefetch_dbl = [&](int64_t pix) { prefetch_span(dbl_img + pix * p.dbl_pix_stride, R + 2 * N); };
 
   // Pass 1: discretise every step and keep the states entering every segment (the last
   // segment's own updates are not needed).
@@ -278,8 +302,8 @@ void backward_direction_fixed(const CrossScanArgs<T>& p, const CrossScanGrads<T>
   for (int64_t t = 0; t < L; ++t) {
     if (t % kSegment == 0)
       for (int n = 0; n < N; ++n) simd::store(boundary + ((t / kSegment) * N + n) * W, h[n]);
-    if (t + kSegment < L && route[t + kSegment] >= 0) {
-      const int64_t ahead = route[t + kSegment];
+    if (t + kAhead < L && route[t + kAhead] >= 0) {
+      const int64_t ahead = route[t + kAhead];
       __builtin_prefetch(p.x + (img + ahead) * p.channels + cx);
       prefetch_dbl(ahead);
     }
@@ -328,8 +352,7 @@ void backward_direction_fixed(const CrossScanArgs<T>& p, const CrossScanGrads<T>
         __builtin_prefetch(out.dy + (img + pix) * p.channels + cx);
         __builtin_prefetch(out.dx + (img + pix) * p.channels + cx, 1);
         __builtin_prefetch(ddelta_dir + (img + pix) * p.dir_channels, 1);
-        T* dBC_row = dBC_blk + (img + pix) * 2 * N;
-        for (int64_t i = 0; i < 2 * N; i += 64 / int64_t(sizeof(T))) __builtin_prefetch(dBC_row + i, 1);
+        prefetch_span<true>(dBC_blk + (img + pix) * 2 * N, 2 * N);
       }
 #pragma GCC unroll 16
       for (int n = 0; n < N; ++n) {
