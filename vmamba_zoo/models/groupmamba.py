@@ -185,12 +185,13 @@ class GroupMambaLayer(nn.Module):
         y = torch.bmm(y, w_out)
         return y.view(G, batch, H, W, d).permute(1, 2, 3, 0, 4).reshape(batch, H, W, C)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, residual: Optional[Tensor] = None) -> Tensor:
+        """(batch, H, W, C) -> (batch, H, W, C); ``residual`` (same shape) is added to the output."""
         x = self.norm(x)
         affinity = torch.sigmoid(self.fc2(F.relu(self.fc1(x.mean((1, 2))))))  # (batch, C)
         # the gate by the normalised input, skip_scale and the channel affinity, in one pass
         y = self._grouped_ssm(x) * x * (self.skip_scale * affinity)[:, None, None, :]
-        return self.proj(self.norm(y))
+        return self.proj(self.norm(y), residual)
 
 
 @register_notrace_module  # torch.fx keeps it whole: traced graphs take the same fused path
@@ -234,10 +235,12 @@ class GroupMambaBlock(nn.Module):
         self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
 
     def forward(self, x: Tensor) -> Tensor:
-        x = x + self.drop_path(self.attn(x))
         if self.training and not isinstance(self.drop_path, nn.Identity):
+            x = x + self.drop_path(self.attn(x))
             return x + self.drop_path(self.mlp(self.norm2(x)))
-        return self.mlp(self.norm2(x), residual=x)  # the residual add in fc2's oneDNN pass
+        # no stochastic depth: the residual adds join proj's and fc2's oneDNN passes
+        x = self.attn(x, residual=x)
+        return self.mlp(self.norm2(x), residual=x)
 
 
 class GroupMambaStage(Stage):
