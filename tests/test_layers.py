@@ -4,13 +4,16 @@ whichever path (oneDNN for CPU float32 inference and bfloat16 autocast, F.linear
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from timm.layers import Mlp as TimmMlp
 
 from vmamba_zoo import count_flops
 import pytest
 
 from vmamba_zoo.models import _layers
-from vmamba_zoo.models._layers import LayerNorm, Linear, Mlp, bfloat16_copy, conv2d_gelu, conv2d_silu
+from vmamba_zoo.models._layers import (
+    LayerNorm, Linear, Mlp, bfloat16_copy, conv2d_act, conv2d_residual, fold_batch_norm, fused_conv2d, linear_act,
+)
 
 
 def test_mlp_matches_timm_mlp_with_the_same_keys():
@@ -82,22 +85,72 @@ def test_traced_as_linear_so_flops_are_counted():
     assert count_flops(model, (2, 3, 8)) == 2 * 3 * (8 * 32 + 32 * 8 + 8 * 4)
 
 
-def test_conv2d_gelu_matches_conv_then_gelu():
+@pytest.mark.parametrize("activation", ["gelu", "silu", "relu"])
+def test_conv2d_act_matches_conv_then_activation(activation):
     torch.manual_seed(0)
     conv = torch.nn.Conv2d(16, 16, 3, padding=1, groups=16)
     x = torch.randn(2, 5, 6, 16).permute(0, 3, 1, 2)  # channels-last memory, as the models pass it
+    act = {"gelu": F.gelu, "silu": F.silu, "relu": F.relu}[activation]
     with torch.no_grad():
-        torch.testing.assert_close(conv2d_gelu(conv, x), torch.nn.functional.gelu(conv(x)), rtol=1e-5, atol=1e-5)
-    assert conv2d_gelu(conv, x).requires_grad  # the gradient path is the plain convolution
+        torch.testing.assert_close(conv2d_act(conv, x, activation), act(conv(x)), rtol=1e-5, atol=1e-5)
+    y = conv2d_act(conv, x, activation)
+    assert y.requires_grad  # the gradient path is the plain convolution
+    assert torch.equal(y, act(conv(x)))
+    with pytest.raises(ValueError, match="activation"):
+        conv2d_act(conv, x, "tanh")
 
 
-def test_conv2d_silu_is_conv_then_silu_in_float32():
+def test_residual_rows_and_silu_match_the_plain_ops():
     torch.manual_seed(0)
-    conv = torch.nn.Conv2d(16, 16, 3, padding=1, groups=16, bias=False)
+    layer, mlp = Linear(16, 12), Mlp(12, 24)
+    x, residual = torch.randn(2, 3, 16), torch.randn(2, 3, 12)
+    plain = F.linear(x, layer.weight, layer.bias)
+    for grad in (False, True):  # oneDNN's fused passes, then the differentiable path
+        with torch.set_grad_enabled(grad):
+            torch.testing.assert_close(layer(x, residual), residual + plain, rtol=1e-5, atol=1e-5)
+            torch.testing.assert_close(mlp(residual, residual=x[..., :12].contiguous()),
+                                       x[..., :12] + mlp(residual), rtol=1e-5, atol=1e-5)
+            torch.testing.assert_close(layer.forward_rows(x, 4, 10), plain[..., 4:10], rtol=1e-5, atol=1e-5)
+            torch.testing.assert_close(layer.forward_rows(x, 4, 10, silu=True), F.silu(plain[..., 4:10]),
+                                       rtol=1e-5, atol=1e-5)
+    assert layer(x, residual).requires_grad and layer.forward_rows(x, 0, 3).requires_grad
+    with torch.no_grad():  # a strided residual takes the plain add
+        strided = torch.randn(2, 3, 24)[..., ::2]
+        torch.testing.assert_close(layer(x, strided), strided + plain, rtol=1e-5, atol=1e-5)
+
+
+def test_conv2d_residual_matches_x_plus_conv():
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(16, 16, 3, padding=1, groups=16)
     x = torch.randn(2, 5, 6, 16).permute(0, 3, 1, 2)
     with torch.no_grad():
-        assert torch.equal(conv2d_silu(conv, x), torch.nn.functional.silu(conv(x)))  # the same ops
-    assert conv2d_silu(conv, x).requires_grad
+        torch.testing.assert_close(conv2d_residual(conv, x), x + conv(x), rtol=1e-5, atol=1e-5)
+    assert conv2d_residual(conv, x).requires_grad
+
+
+def test_folded_batch_norm_and_weights_activations_match_the_plain_ops():
+    torch.manual_seed(0)
+    conv, norm = torch.nn.Conv2d(8, 12, 3, stride=2, padding=1), torch.nn.BatchNorm2d(12)
+    with torch.no_grad():
+        norm.running_mean.uniform_(-1, 1)
+        norm.running_var.uniform_(0.5, 2)
+        norm.weight.uniform_(0.5, 1.5)
+        norm.bias.uniform_(-0.5, 0.5)
+    norm.eval()
+    x = torch.randn(2, 8, 9, 10)
+    with torch.no_grad():
+        weight, bias = fold_batch_norm(conv.weight, conv.bias, norm)
+        expected = F.relu(norm(conv(x)))
+        y = fused_conv2d(x, weight, bias, "relu", conv.stride, conv.padding, conv.dilation, conv.groups)
+        torch.testing.assert_close(y, expected, rtol=1e-5, atol=1e-5)
+        pixels = torch.randn(2, 3, 4, 8)
+        point = torch.nn.Conv2d(8, 12, 1, bias=False)
+        weight, bias = fold_batch_norm(point.weight.flatten(1), None, norm)
+        expected = norm(point(pixels.permute(0, 3, 1, 2))).permute(0, 2, 3, 1)
+        torch.testing.assert_close(linear_act(pixels, weight, bias), expected, rtol=1e-5, atol=1e-5)
+    for fused in (lambda: fused_conv2d(x, conv.weight, None, "tanh"), lambda: linear_act(pixels, weight, bias, "tanh")):
+        with pytest.raises(ValueError, match="activation"):
+            fused()
 
 
 @needs_onednn_bf16
@@ -106,8 +159,8 @@ def test_conv_activations_under_bfloat16_autocast_match_autocast_conv():
     conv = torch.nn.Conv2d(16, 16, 3, padding=1, groups=16)
     x = torch.randn(2, 5, 6, 16).permute(0, 3, 1, 2)
     with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
-        for fused, act in ((conv2d_silu, torch.nn.functional.silu), (conv2d_gelu, torch.nn.functional.gelu)):
-            y, expected = fused(conv, x), act(conv(x))
+        for activation, act in (("silu", torch.nn.functional.silu), ("gelu", torch.nn.functional.gelu)):
+            y, expected = conv2d_act(conv, x, activation), act(conv(x))
             assert y.dtype == expected.dtype == torch.bfloat16
             torch.testing.assert_close(y.float(), expected.float(), rtol=2**-7, atol=2**-7)
     assert "weight" in conv.__dict__["_bfloat16_copies"]  # the oneDNN path ran

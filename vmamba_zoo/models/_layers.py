@@ -11,14 +11,20 @@ primitive in bfloat16, as autocast's ``F.linear`` would, but with a bfloat16 cop
 made once and kept (the float32 parameter stays the source of truth: the copy is remade when the
 parameter changes, in place or replaced) instead of a cast at every forward pass, and with the
 MLP's GELU in the same pass. Everywhere else they are exactly ``nn.Linear`` and timm's ``Mlp``.
-:func:`conv2d_gelu` does the same for a convolution followed by GELU, :func:`conv2d_silu` for
-one followed by SiLU under bfloat16 autocast. TorchScript compiles the plain path (the oneDNN
-call is left to Python); symbolic tracing (``torch.fx``, timm's feature extraction) keeps
-:class:`Linear` and :class:`Mlp` as leaf modules, so a traced graph computes exactly what the
-eager model does.
+Both can add a residual to their output (``residual=``), which float32 oneDNN does in the same
+pass (a sum post-op) instead of a separate add over the block's output, and
+:meth:`Linear.forward_rows` computes a slice of the layer's outputs as a dense tensor (a gated
+block's two halves, the gate's SiLU fused). :func:`conv2d_act` does the same for a convolution
+followed by GELU, SiLU or ReLU, :func:`conv2d_residual` for ``x + conv(x)``, :func:`linear_act`
+for a linear layer given by its weights (a BatchNorm folded into them). TorchScript compiles
+the plain path (the oneDNN call is left to Python); symbolic tracing (``torch.fx``, timm's
+feature extraction) keeps :class:`Linear`, :class:`Mlp` and the blocks that call these
+functions as leaf modules, so a traced graph computes exactly what the eager model does.
 """
 
 from __future__ import annotations
+
+from typing import Optional
 
 import torch
 import torch.nn.functional as F
@@ -37,6 +43,8 @@ def _find_onednn_op(name: str):
 
 _ONEDNN_LINEAR = _find_onednn_op("_linear_pointwise")
 _ONEDNN_CONV = _find_onednn_op("_convolution_pointwise")
+_ONEDNN_LINEAR_BINARY = getattr(_ONEDNN_LINEAR, "binary", None) if _ONEDNN_LINEAR is not None else None
+_ONEDNN_CONV_BINARY = getattr(_ONEDNN_CONV, "binary", None) if _ONEDNN_CONV is not None else None
 
 
 _ONEDNN_BF16 = _ONEDNN_LINEAR is not None and torch.ops.mkldnn._is_mkldnn_bf16_supported()
@@ -103,18 +111,68 @@ def bfloat16_copy(module: nn.Module, name: str) -> Tensor:
     return entry[2]
 
 
+_ACTIVATIONS = ("none", "relu", "gelu", "silu")
+
+
+def _onednn_attr(activation: str) -> tuple[str, str]:
+    """oneDNN's post-op name and algorithm argument of an activation."""
+    if activation == "gelu":
+        return "gelu", "none"  # exact (erf) GELU
+    return ("swish" if activation == "silu" else activation), ""
+
+
+def _activation(y: Tensor, activation: str) -> Tensor:
+    if activation == "gelu":
+        return F.gelu(y)
+    if activation == "silu":
+        return F.silu(y)
+    if activation == "relu":
+        return F.relu(y)
+    return y
+
+
 @torch.jit.unused
-def _onednn_linear(linear: nn.Linear, x: Tensor, activation: str) -> Tensor | None:
-    """oneDNN's linear (then ``activation``) where it applies (see the module docstring), else None."""
-    algorithm = "none" if activation != "none" else ""
+def _onednn_linear(
+    linear: nn.Linear, x: Tensor, activation: str, start: int = 0, stop: Optional[int] = None
+) -> Tensor | None:
+    """oneDNN's linear (then ``activation``) where it applies (see the module docstring), else
+    None; outputs ``start:stop`` only."""
     if _ONEDNN_LINEAR is None:
         return None
+    attr, algorithm = _onednn_attr(activation)
     if _onednn_applies(x, linear.weight):
-        return _ONEDNN_LINEAR(x, linear.weight, linear.bias, activation, [], algorithm)
-    if _onednn_bf16_applies(x, linear.weight):
+        weight, bias = linear.weight, linear.bias
+    elif _onednn_bf16_applies(x, linear.weight):
+        x = x.to(torch.bfloat16)
+        weight = bfloat16_copy(linear, "weight")
         bias = None if linear.bias is None else bfloat16_copy(linear, "bias")
-        return _ONEDNN_LINEAR(x.to(torch.bfloat16), bfloat16_copy(linear, "weight"), bias, activation, [], algorithm)
-    return None
+    else:
+        return None
+    if start != 0 or stop is not None:
+        weight = weight[start:stop]
+        bias = None if bias is None else bias[start:stop]
+    return _ONEDNN_LINEAR(x, weight, bias, attr, [], algorithm)
+
+
+@torch.jit.unused
+def _onednn_linear_add(linear: nn.Linear, x: Tensor, residual: Tensor) -> Tensor | None:
+    """``residual + linear(x)`` by float32 oneDNN's linear with a sum post-op where it applies,
+    else None."""
+    if _ONEDNN_LINEAR_BINARY is None or not _onednn_applies(x, linear.weight):
+        return None
+    if (
+        residual.shape != x.shape[:-1] + (linear.out_features,)
+        or residual.dtype != x.dtype
+        or residual.device != x.device
+        or not residual.is_contiguous()
+        or (torch.is_grad_enabled() and residual.requires_grad)
+    ):
+        return None
+    return _ONEDNN_LINEAR_BINARY(x, residual, linear.weight, linear.bias, "add")
+
+
+def _add_residual(y: Tensor, residual: Optional[Tensor]) -> Tensor:
+    return y if residual is None else residual + y
 
 
 @register_notrace_module
@@ -122,12 +180,45 @@ class Linear(nn.Linear):
     """``nn.Linear`` that runs oneDNN's linear for CPU inference, float32 or bfloat16 autocast
     (see the module docstring)."""
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, residual: Optional[Tensor] = None) -> Tensor:
+        """``linear(x)``, or ``residual + linear(x)``."""
         if not torch.jit.is_scripting():
+            if residual is not None:
+                y = _onednn_linear_add(self, x, residual)
+                if y is not None:
+                    return y
             y = _onednn_linear(self, x, "none")
             if y is not None:
+                return _add_residual(y, residual)
+        return _add_residual(F.linear(x, self.weight, self.bias), residual)
+
+    def forward_rows(self, x: Tensor, start: int, stop: int, silu: bool = False) -> Tensor:
+        """Outputs ``start:stop`` of the layer (``silu``: then SiLU) as a dense tensor: the same
+        numbers as slicing :meth:`forward`'s output, without the strided view."""
+        if not torch.jit.is_scripting():
+            y = _onednn_linear(self, x, "silu" if silu else "none", start, stop)
+            if y is not None:
                 return y
-        return F.linear(x, self.weight, self.bias)
+        y = F.linear(x, self.weight[start:stop], None if self.bias is None else self.bias[start:stop])
+        return F.silu(y) if silu else y
+
+
+def linear_act(x: Tensor, weight: Tensor, bias: Optional[Tensor], activation: str = "none") -> Tensor:
+    """``activation(linear(x))`` for weights that are no module's (``activation`` one of "none",
+    "relu", "gelu", "silu"); one oneDNN pass for CPU float32 inference."""
+    if activation not in _ACTIVATIONS:
+        raise ValueError(f"activation must be one of {_ACTIVATIONS}, got {activation!r}")
+    if not torch.jit.is_scripting() and _ONEDNN_LINEAR is not None and _onednn_applies(x, weight):
+        attr, algorithm = _onednn_attr(activation)
+        return _ONEDNN_LINEAR(x, weight, bias, attr, [], algorithm)
+    return _activation(F.linear(x, weight, bias), activation)
+
+
+def fused_inference_applies(x: Tensor, weight: Tensor) -> bool:
+    """Whether the float32 oneDNN passes of this module run for input ``x`` and ``weight``: a
+    caller that reshapes its weights for them (a folded BatchNorm) asks first, so that every other
+    path computes exactly as before."""
+    return not torch.jit.is_scripting() and _onednn_applies(x, weight)
 
 
 def _layer_norm_kernel():
@@ -186,21 +277,31 @@ class Mlp(nn.Module):
         self.act = nn.GELU()
         self.fc2 = Linear(hidden_features, in_features)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, residual: Optional[Tensor] = None) -> Tensor:
+        """``mlp(x)``, or ``residual + mlp(x)``."""
         y = None if torch.jit.is_scripting() else _onednn_linear(self.fc1, x, "gelu")
         x = self.act(self.fc1(x)) if y is None else y
-        return self.fc2(x)
+        return self.fc2(x, residual)
+
+
+def _conv_padding(conv: nn.Conv2d) -> list[int] | None:
+    """The convolution's explicit zero padding, None where oneDNN's call cannot take it."""
+    padding = conv.padding
+    if conv.padding_mode != "zeros" or not (isinstance(padding, tuple) and isinstance(padding[0], int)):
+        return None
+    return list(padding)
 
 
 @torch.jit.unused
-def _onednn_conv(conv: nn.Conv2d, x: Tensor, activation: str, algorithm: str, float32: bool = True) -> Tensor | None:
-    """oneDNN's convolution then ``activation`` where it applies (as :func:`_onednn_linear`; in
-    float32 only if ``float32``), else None."""
-    padding = conv.padding if isinstance(conv.padding, tuple) and isinstance(conv.padding[0], int) else None
-    if _ONEDNN_CONV is None or conv.padding_mode != "zeros" or padding is None:
+def _onednn_conv(conv: nn.Conv2d, x: Tensor, activation: str) -> Tensor | None:
+    """oneDNN's convolution then ``activation`` where it applies (as :func:`_onednn_linear`),
+    else None."""
+    padding = _conv_padding(conv)
+    if _ONEDNN_CONV is None or padding is None:
         return None
-    args = (list(padding), list(conv.stride), list(conv.dilation), conv.groups, activation, [], algorithm)
-    if float32 and _onednn_applies(x, conv.weight):
+    attr, algorithm = _onednn_attr(activation)
+    args = (padding, list(conv.stride), list(conv.dilation), conv.groups, attr, [], algorithm)
+    if _onednn_applies(x, conv.weight):
         return _ONEDNN_CONV(x, conv.weight, conv.bias, *args)
     if _onednn_bf16_applies(x, conv.weight):
         bias = None if conv.bias is None else bfloat16_copy(conv, "bias")
@@ -208,27 +309,83 @@ def _onednn_conv(conv: nn.Conv2d, x: Tensor, activation: str, algorithm: str, fl
     return None
 
 
-def conv2d_gelu(conv: nn.Conv2d, x: Tensor) -> Tensor:
-    """GELU(conv(x)) for an NCHW ``x``; one oneDNN pass for CPU inference (float32, or bfloat16
-    autocast), which saves a read and a write of the convolution's output (GroupMamba's FFN:
-    depthwise 3x3 then GELU)."""
+def conv2d_act(conv: nn.Conv2d, x: Tensor, activation: str) -> Tensor:
+    """``activation(conv(x))`` for an NCHW ``x``, ``activation`` "gelu" (exact), "silu" or
+    "relu"; one oneDNN pass for CPU inference (float32, or bfloat16 autocast), which saves a read
+    and a write of the convolution's output (the SS2D blocks' depthwise conv then SiLU,
+    GroupMamba's FFN's depthwise conv then GELU). TorchScript callers call the plain ops (a
+    module argument cannot be called there)."""
+    if activation not in _ACTIVATIONS[1:]:
+        raise ValueError(f"activation must be one of {_ACTIVATIONS[1:]}, got {activation!r}")
     if not torch.jit.is_scripting():
-        y = _onednn_conv(conv, x, "gelu", "none")
+        y = _onednn_conv(conv, x, activation)
         if y is not None:
             return y
-    return F.gelu(conv(x))
+    return _activation(conv(x), activation)
 
 
-def conv2d_silu(conv: nn.Conv2d, x: Tensor) -> Tensor:
-    """SiLU(conv(x)) for an NCHW ``x`` (the SS2D blocks' depthwise 3x3 then SiLU), one oneDNN
-    pass under CPU bfloat16 autocast (inference). Not in float32: there the blocks' torch.fx
-    traces (which record the convolution and F.silu) compute exactly what the eager model does.
-    TorchScript callers call the plain ops (a module argument cannot be called there)."""
+def fused_conv2d(
+    x: Tensor,
+    weight: Tensor,
+    bias: Optional[Tensor],
+    activation: str = "none",
+    stride: tuple[int, int] = (1, 1),
+    padding: tuple[int, int] = (0, 0),
+    dilation: tuple[int, int] = (1, 1),
+    groups: int = 1,
+) -> Tensor:
+    """``activation(F.conv2d(x, weight, bias, stride, padding, dilation, groups))``,
+    ``activation`` one of "none", "relu", "gelu", "silu", for weights that are no module's (a
+    BatchNorm folded into them, groups' weights concatenated); one oneDNN pass for CPU float32
+    inference."""
+    if activation not in _ACTIVATIONS:
+        raise ValueError(f"activation must be one of {_ACTIVATIONS}, got {activation!r}")
+    if not torch.jit.is_scripting() and _ONEDNN_CONV is not None and _onednn_applies(x, weight):
+        attr, algorithm = _onednn_attr(activation)
+        return _ONEDNN_CONV(x, weight, bias, list(padding), list(stride), list(dilation), groups, attr, [], algorithm)
+    return _activation(F.conv2d(x, weight, bias, stride, padding, dilation, groups), activation)
+
+
+def fold_batch_norm(weight: Tensor, bias: Optional[Tensor], norm: nn.BatchNorm2d) -> tuple[Tensor, Tensor]:
+    """The weight and bias of a convolution (or linear layer: output channels first) followed by
+    the eval-mode ``norm``, folded into one."""
+    if norm.running_mean is None or norm.running_var is None:
+        raise ValueError("fold_batch_norm needs a BatchNorm with running statistics")
+    scale = torch.rsqrt(norm.running_var + norm.eps)
+    if norm.weight is not None:
+        scale = scale * norm.weight
+    shift = -norm.running_mean * scale if bias is None else (bias - norm.running_mean) * scale
+    if norm.bias is not None:
+        shift = shift + norm.bias
+    return weight * scale.view((-1,) + (1,) * (weight.dim() - 1)), shift
+
+
+@torch.jit.unused
+def _onednn_conv_add(conv: nn.Conv2d, x: Tensor) -> Tensor | None:
+    """``x + conv(x)`` by float32 oneDNN's convolution with an add post-op where it applies, else None."""
+    padding = _conv_padding(conv)
+    if _ONEDNN_CONV_BINARY is None or padding is None or not _onednn_applies(x, conv.weight):
+        return None
+    if conv.in_channels != conv.out_channels or any(s != 1 for s in conv.stride):
+        return None
+    return _ONEDNN_CONV_BINARY(
+        x, x, conv.weight, conv.bias, padding, list(conv.stride), list(conv.dilation), conv.groups,
+        "add", None, None, [], None,
+    )
+
+
+def conv2d_residual(conv: nn.Conv2d, x: Tensor) -> Tensor:
+    """``x + conv(x)`` for an NCHW ``x`` and a size-preserving convolution; one oneDNN pass for
+    CPU float32 inference (Spatial-Mamba's conditional position encodings)."""
     if not torch.jit.is_scripting():
-        y = _onednn_conv(conv, x, "swish", "", float32=False)
+        y = _onednn_conv_add(conv, x)
         if y is not None:
             return y
-    return F.silu(conv(x))
+    return x + conv(x)
 
 
-__all__ = ["LayerNorm", "Linear", "Mlp", "bfloat16_copy", "conv2d_gelu", "conv2d_silu"]
+__all__ = [
+    "LayerNorm", "Linear", "Mlp", "bfloat16_copy", "conv2d_act", "conv2d_residual", "fold_batch_norm",
+    "fused_conv2d", "fused_inference_applies",
+    "linear_act",
+]

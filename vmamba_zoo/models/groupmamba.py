@@ -41,7 +41,7 @@ import math
 import re
 from collections.abc import Sequence
 from functools import partial
-from typing import Any
+from typing import Any, Optional
 
 import torch
 import torch.nn.functional as F
@@ -51,7 +51,7 @@ from torch import Tensor, nn
 
 from ..checkpoint import rename_prefixes
 from ._base import Stage, StagedModelMixin, build_model, factory_kwargs, init_linear_and_layernorm, zoo_cfg
-from ._layers import Linear, Mlp, conv2d_gelu
+from ._layers import Linear, Mlp, conv2d_act, fold_batch_norm, fused_conv2d, fused_inference_applies
 from ._ssm import SelectiveScanParams, dt_rank_for, scan_stacked
 
 __all__ = ["GroupMamba", "GroupMambaLayer", "checkpoint_filter_fn"]
@@ -61,9 +61,11 @@ _BLOCK_EPS = 1e-6  # the builders' norm_layer (block / stage / head norms)
 _INNER_EPS = 1e-5  # nn.LayerNorm default: stem, downsample, mixer and SS2D out norms
 
 
+@register_notrace_module  # torch.fx keeps it whole: traced graphs take the same fused path
 class Stem(nn.Module):
     """7x7/2 conv and two 3x3 convs (each BatchNorm + ReLU), a 3x3/2 conv, LayerNorm.
-    NCHW image -> NHWC tokens at stride 4."""
+    NCHW image -> NHWC tokens at stride 4. For CPU float32 inference each eval-mode BatchNorm is
+    folded into its convolution and the ReLU fused (one oneDNN pass per convolution)."""
 
     def __init__(self, in_chans: int, hidden_dim: int, dim: int) -> None:
         super().__init__()
@@ -80,7 +82,21 @@ class Stem(nn.Module):
         self.norm = nn.LayerNorm(dim, eps=_INNER_EPS)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.norm(self.proj(self.conv(x)).permute(0, 2, 3, 1))
+        x = x.contiguous(memory_format=torch.channels_last)  # the convolutions run faster on NHWC memory
+        x = self.conv(x) if torch.jit.is_scripting() else self._folded_convs(x)
+        return self.norm(self.proj(x).permute(0, 2, 3, 1))
+
+    @torch.jit.unused
+    def _folded_convs(self, x: Tensor) -> Tensor:
+        """``self.conv(x)``, by the folded convolutions where the fused passes run."""
+        layers = list(self.conv)
+        triples = [layers[i:i + 3] for i in range(0, len(layers), 3)]
+        if any(norm.training for _, norm, _ in triples) or not fused_inference_applies(x, layers[0].weight):
+            return self.conv(x)
+        for conv, norm, _ in triples:
+            weight, bias = fold_batch_norm(conv.weight, conv.bias, norm)
+            x = fused_conv2d(x, weight, bias, "relu", conv.stride, conv.padding, conv.dilation, conv.groups)
+        return x
 
 
 class Downsample(nn.Module):
@@ -108,6 +124,7 @@ class GroupSS2D(SelectiveScanParams):
         self.out_proj = nn.Linear(dim, dim, bias=False)
 
 
+@register_notrace_module  # torch.fx keeps it whole: traced graphs take the same fused path
 class GroupMambaLayer(nn.Module):
     """The Modulated Group Mamba token mixer on (batch, H, W, C); see the module docstring.
 
@@ -153,7 +170,7 @@ class GroupMambaLayer(nn.Module):
         xs = xs.reshape(G, batch, H, W, d).permute(1, 2, 3, 0, 4).reshape(batch, H, W, G * d)
         conv_weight = torch.cat([g.conv2d.weight for g in groups])
         conv_bias = torch.cat([g.conv2d.bias for g in groups])
-        xs = F.silu(F.conv2d(xs.permute(0, 3, 1, 2), conv_weight, conv_bias, padding=1, groups=G * d))
+        xs = fused_conv2d(xs.permute(0, 3, 1, 2), conv_weight, conv_bias, "silu", padding=(1, 1), groups=G * d)
         y = scan_stacked(groups, xs.permute(0, 2, 3, 1), "cross2d_grouped")  # float32
         y = y.reshape(tokens, G * d)
         # each group's out_norm (LayerNorm over its d channels) is a group norm of G groups
@@ -168,18 +185,19 @@ class GroupMambaLayer(nn.Module):
         y = torch.bmm(y, w_out)
         return y.view(G, batch, H, W, d).permute(1, 2, 3, 0, 4).reshape(batch, H, W, C)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, residual: Optional[Tensor] = None) -> Tensor:
+        """(batch, H, W, C) -> (batch, H, W, C); ``residual`` (same shape) is added to the output."""
         x = self.norm(x)
         affinity = torch.sigmoid(self.fc2(F.relu(self.fc1(x.mean((1, 2))))))  # (batch, C)
         # the gate by the normalised input, skip_scale and the channel affinity, in one pass
         y = self._grouped_ssm(x) * x * (self.skip_scale * affinity)[:, None, None, :]
-        return self.proj(self.norm(y))
+        return self.proj(self.norm(y), residual)
 
 
 @register_notrace_module  # torch.fx keeps it whole: traced graphs take the same fused path
 class DepthwiseConv(nn.Module):
     """Depthwise 3x3 conv (with bias) on NHWC tensors, followed by GELU (the FFN's activation,
-    fused into the convolution for CPU inference by :func:`conv2d_gelu`). Keys ``dwconv.*``."""
+    fused into the convolution for CPU inference by :func:`conv2d_act`). Keys ``dwconv.*``."""
 
     def __init__(self, dim: int) -> None:
         super().__init__()
@@ -189,7 +207,7 @@ class DepthwiseConv(nn.Module):
         x = x.permute(0, 3, 1, 2)
         if torch.jit.is_scripting():
             return F.gelu(self.dwconv(x)).permute(0, 2, 3, 1)
-        return conv2d_gelu(self.dwconv, x).permute(0, 2, 3, 1)
+        return conv2d_act(self.dwconv, x, "gelu").permute(0, 2, 3, 1)
 
 
 class ConvFfn(nn.Module):
@@ -201,8 +219,9 @@ class ConvFfn(nn.Module):
         self.dwconv = DepthwiseConv(hidden_dim)
         self.fc2 = Linear(hidden_dim, dim)
 
-    def forward(self, x: Tensor) -> Tensor:
-        return self.fc2(self.dwconv(self.fc1(x)))
+    def forward(self, x: Tensor, residual: Optional[Tensor] = None) -> Tensor:
+        """(batch, H, W, C) -> (batch, H, W, C); ``residual`` (same shape) is added to the output."""
+        return self.fc2(self.dwconv(self.fc1(x)), residual)
 
 
 class GroupMambaBlock(nn.Module):
@@ -216,8 +235,12 @@ class GroupMambaBlock(nn.Module):
         self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
 
     def forward(self, x: Tensor) -> Tensor:
-        x = x + self.drop_path(self.attn(x))
-        return x + self.drop_path(self.mlp(self.norm2(x)))
+        if self.training and not isinstance(self.drop_path, nn.Identity):
+            x = x + self.drop_path(self.attn(x))
+            return x + self.drop_path(self.mlp(self.norm2(x)))
+        # no stochastic depth: the residual adds join proj's and fc2's oneDNN passes
+        x = self.attn(x, residual=x)
+        return self.mlp(self.norm2(x), residual=x)
 
 
 class GroupMambaStage(Stage):

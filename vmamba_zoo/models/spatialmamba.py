@@ -39,19 +39,21 @@ wrapper, not to the classifier). Original checkpoint keys (``patch_embed``, ``la
 import re
 from collections.abc import Sequence
 from functools import partial
-from typing import Any
+from typing import Any, Optional
 
 import torch
 import torch.fx
 import torch.nn.functional as F
-from timm.layers import ClassifierHead, DropPath, calculate_drop_path_rates
+from timm.layers import ClassifierHead, DropPath, calculate_drop_path_rates, register_notrace_module
 from timm.models import generate_default_cfgs, register_model
 from torch import Tensor, nn
 
 from ..checkpoint import rename_prefixes
 from ..ops import selective_scan_states, state_fusion
 from ._base import Stage, StagedModelMixin, build_model, factory_kwargs, init_linear_and_layernorm, stage_dims, zoo_cfg
-from ._layers import Linear, Mlp, conv2d_silu
+from ._layers import (
+    Linear, Mlp, conv2d_act, conv2d_residual, fold_batch_norm, fused_conv2d, fused_inference_applies, linear_act,
+)
 from ._ssm import SelectiveScanParams, dt_rank_for
 
 __all__ = ["SpatialMamba", "StructureAwareSSM", "StateFusion", "checkpoint_filter_fn"]
@@ -78,8 +80,12 @@ torch.fx.wrap("scan_states_op")
 torch.fx.wrap("state_fusion_op")
 
 
+@register_notrace_module  # torch.fx keeps it whole: traced graphs take the same fused CPU passes
 class ConvNormAct(nn.Module):
-    """Conv2d, optional BatchNorm, optional ReLU (MLLA's ``ConvLayer``; keys ``conv``, ``norm``)."""
+    """Conv2d, optional BatchNorm, optional ReLU (MLLA's ``ConvLayer``; keys ``conv``, ``norm``).
+
+    For CPU float32 inference an eval-mode BatchNorm is folded into the convolution's weights and
+    the ReLU fused: one oneDNN pass."""
 
     def __init__(
         self,
@@ -97,8 +103,15 @@ class ConvNormAct(nn.Module):
         self.conv = nn.Conv2d(in_chs, out_chs, kernel_size, stride, padding, groups=groups, bias=bias)
         self.norm = nn.BatchNorm2d(out_chs) if norm else nn.Identity()
         self.act = nn.ReLU() if act else nn.Identity()
+        self.activation = "relu" if act else "none"
 
     def forward(self, x: Tensor) -> Tensor:
+        if not torch.jit.is_scripting():
+            folded = self._folded(x)
+            if folded is not None:
+                conv = self.conv
+                return fused_conv2d(x, folded[0], folded[1], self.activation, conv.stride, conv.padding,
+                                    conv.dilation, conv.groups)
         return self.act(self.norm(self.conv(x)))
 
     def forward_pointwise_nhwc(self, x: Tensor) -> Tensor:
@@ -107,10 +120,28 @@ class ConvNormAct(nn.Module):
         NCHW view)."""
         if self.conv.kernel_size != (1, 1) or self.conv.stride != (1, 1) or self.conv.groups != 1:
             raise RuntimeError("forward_pointwise_nhwc needs a 1x1, stride-1, dense conv")
+        if not torch.jit.is_scripting():
+            folded = self._folded(x)
+            if folded is not None:
+                return linear_act(x, folded[0].flatten(1), folded[1], self.activation)
         x = F.linear(x, self.conv.weight.flatten(1), self.conv.bias)
         return self.act(self.norm(x.permute(0, 3, 1, 2))).permute(0, 2, 3, 1)
 
+    @torch.jit.unused
+    def _folded(self, x: Tensor) -> Optional[tuple[Tensor, Optional[Tensor]]]:
+        """The convolution's weight and bias with the eval-mode BatchNorm folded in, where the
+        fused CPU float32 inference passes run; else None."""
+        weight, bias, norm = self.conv.weight, self.conv.bias, self.norm
+        if not fused_inference_applies(x, weight):
+            return None
+        if isinstance(norm, nn.Identity):
+            return weight, bias
+        if not isinstance(norm, nn.BatchNorm2d) or norm.training or norm.running_var is None:
+            return None
+        return fold_batch_norm(weight, bias, norm)
 
+
+@register_notrace_module  # torch.fx keeps it whole: traced graphs take the same fused CPU passes
 class Stem(nn.Module):
     """3x3/2 conv, a residual pair of 3x3 convs, 3x3/2 conv to 4E and 1x1 conv to E (all with
     BatchNorm). NCHW image -> NHWC at stride 4."""
@@ -135,6 +166,7 @@ class Stem(nn.Module):
         return self.conv3[1].forward_pointwise_nhwc(x.permute(0, 2, 3, 1))
 
 
+@register_notrace_module  # torch.fx keeps it whole: traced graphs take the same fused CPU passes
 class Downsample(nn.Module):
     """Inverted bottleneck C -> 8C (1x1, ReLU) -> depthwise 3x3/2 (ReLU) -> 2C (1x1, BatchNorm);
     NHWC -> NHWC."""
@@ -186,6 +218,7 @@ class StateFusion(nn.Module):
         return state_fusion_op(h, weight, "auto")
 
 
+@register_notrace_module  # torch.fx keeps it whole: traced graphs take the same fused CPU passes
 class StructureAwareSSM(SelectiveScanParams):
     """Spatial-Mamba's token mixer on (batch, H, W, C): gated single-direction SSM whose hidden
     states are fused spatially before the output projection C (keys as the original).
@@ -209,14 +242,18 @@ class StructureAwareSSM(SelectiveScanParams):
         self.out_norm = nn.LayerNorm(D)
         self.out_proj = Linear(D, dim, bias=False)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, residual: Optional[Tensor] = None) -> Tensor:
+        """(batch, H, W, C) -> (batch, H, W, C); ``residual`` (same shape) is added to the output."""
         batch, H, W, _ = x.shape
         D, R, L = self.d_inner, self.dt_rank, H * W
-        x, z = self.in_proj(x).chunk(2, dim=-1)
+        # the two halves of in_proj as dense maps (the conv reads a strided half only through a
+        # copy), SiLU(z) in the same pass as its projection
+        z = self.in_proj.forward_rows(x, D, 2 * D, silu=True)
+        x = self.in_proj.forward_rows(x, 0, D)
         if torch.jit.is_scripting():
             xs = F.silu(self.conv2d(x.permute(0, 3, 1, 2))).reshape(batch, D, L)
         else:
-            xs = conv2d_silu(self.conv2d, x.permute(0, 3, 1, 2)).reshape(batch, D, L)
+            xs = conv2d_act(self.conv2d, x.permute(0, 3, 1, 2), "silu").reshape(batch, D, L)
         # bmm with the weight broadcast over the batch reads xs in place (a 2-D @ 3-D matmul
         # would transpose-copy it) and fvcore counts it exactly as the original's matmul
         x_dbl = torch.bmm(self.x_proj_weight.to(xs.dtype).expand(batch, -1, -1), xs)  # (batch, R + 2, L)
@@ -228,9 +265,10 @@ class StructureAwareSSM(SelectiveScanParams):
         h = self.state_fusion(h.view(batch, D, H, W)).view(batch, D, L)
         y = h * Cs + xs * self.Ds.view(-1, 1)
         y = self.out_norm(y.transpose(1, 2)).view(batch, H, W, D)
-        return self.out_proj((y * F.silu(z)).to(x.dtype))
+        return self.out_proj((y * z).to(x.dtype), residual)
 
 
+@register_notrace_module  # torch.fx keeps it whole: traced graphs take the same fused CPU passes
 class SpatialMambaBlock(nn.Module):
     """cpe1, pre-norm SSM, cpe2, pre-norm MLP - all residual - on (batch, H, W, C)."""
 
@@ -245,10 +283,17 @@ class SpatialMambaBlock(nn.Module):
         self.mlp = Mlp(dim, int(dim * mlp_ratio))
 
     def forward(self, x: Tensor) -> Tensor:
-        x = x + self.cpe1(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
-        x = x + self.drop_path(self.self_attention(self.ln_1(x)))
-        x = x + self.cpe2(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
-        return x + self.drop_path(self.mlp(self.ln_2(x)))
+        if torch.jit.is_scripting() or (self.training and not isinstance(self.drop_path, nn.Identity)):
+            x = x + self.cpe1(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
+            x = x + self.drop_path(self.self_attention(self.ln_1(x)))
+            x = x + self.cpe2(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
+            return x + self.drop_path(self.mlp(self.ln_2(x)))
+        # no stochastic depth: each residual add joins the oneDNN pass before it (the position
+        # encodings' convolutions, out_proj, fc2)
+        x = conv2d_residual(self.cpe1, x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
+        x = self.self_attention(self.ln_1(x), residual=x)
+        x = conv2d_residual(self.cpe2, x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
+        return self.mlp(self.ln_2(x), residual=x)
 
 
 class SpatialMambaStage(Stage):

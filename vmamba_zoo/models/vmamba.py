@@ -42,12 +42,12 @@ from functools import partial
 import torch
 import torch.fx
 import torch.nn.functional as F
-from timm.layers import ClassifierHead, DropPath, calculate_drop_path_rates
+from timm.layers import ClassifierHead, DropPath, calculate_drop_path_rates, register_notrace_module
 from timm.models import generate_default_cfgs, register_model
 from torch import Tensor, nn
 
 from ._base import Stage, StagedModelMixin, build_model, factory_kwargs, init_linear_and_layernorm, stage_dims, zoo_cfg
-from ._layers import LayerNorm, Linear, Mlp, conv2d_silu
+from ._layers import LayerNorm, Linear, Mlp, conv2d_act
 from ._ssm import SelectiveScanParams, dt_rank_for
 
 __all__ = [
@@ -75,6 +75,7 @@ def _as_nhwc(x: Tensor) -> Tensor:
     return x.permute(0, 2, 3, 1)
 
 
+@register_notrace_module  # torch.fx keeps it whole: traced graphs take the same fused CPU passes
 class SS2D(SelectiveScanParams):
     """2D selective scan over four cross-scan routes (VMamba's token mixer), channel-last.
 
@@ -119,20 +120,25 @@ class SS2D(SelectiveScanParams):
         self.out_norm = LayerNorm(d_inner, eps=norm_eps)
         self.out_proj = Linear(d_inner, d_model, bias=False)
 
-    def forward(self, x: Tensor) -> Tensor:
-        """(batch, H, W, C) -> (batch, H, W, C)."""
-        x = self.in_proj(x)
+    def forward(self, x: Tensor, residual: Optional[Tensor] = None) -> Tensor:
+        """(batch, H, W, C) -> (batch, H, W, C); ``residual`` (same shape) is added to the output."""
         z: Optional[Tensor] = None  # the gate (v0)
         if self.gated:
-            x, z = x.chunk(2, dim=-1)
+            # the two halves of in_proj as two dense maps (the conv reads a strided half only
+            # through a copy), SiLU(z) in the same pass as its projection
+            d_inner = self.d_inner
+            z = self.in_proj.forward_rows(x, d_inner, 2 * d_inner, silu=True)
+            x = self.in_proj.forward_rows(x, 0, d_inner)
+        else:
+            x = self.in_proj(x)
         if torch.jit.is_scripting():
             x = _as_nhwc(self.act(self.conv2d(_as_nchw(x))))
         else:
-            x = _as_nhwc(conv2d_silu(self.conv2d, _as_nchw(x)))
+            x = _as_nhwc(conv2d_act(self.conv2d, _as_nchw(x), "silu"))
         y = self.out_norm(self.scan_map(x, self.scan_mode))
         if z is not None:
-            y = y * self.act(z)
-        return self.out_proj(y.to(x.dtype))
+            y = y * z
+        return self.out_proj(y.to(x.dtype), residual)
 
 
 class VSSBlock(nn.Module):
@@ -164,9 +170,15 @@ class VSSBlock(nn.Module):
             self.norm2 = self.mlp = None
 
     def forward(self, x: Tensor) -> Tensor:
-        x = x + self.drop_path(self.op(self.norm(x)))
+        if self.training and not isinstance(self.drop_path, nn.Identity):
+            x = x + self.drop_path(self.op(self.norm(x)))
+            if self.mlp is not None:
+                x = x + self.drop_path(self.mlp(self.norm2(x)))
+            return x
+        # no stochastic depth: the residual adds join the output projections (one oneDNN pass)
+        x = self.op(self.norm(x), residual=x)
         if self.mlp is not None:
-            x = x + self.drop_path(self.mlp(self.norm2(x)))
+            x = self.mlp(self.norm2(x), residual=x)
         return x
 
 
