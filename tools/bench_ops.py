@@ -31,17 +31,21 @@ launch overhead.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import platform
 import statistics
+import sys
 import time
 from collections.abc import Callable
 
-import contextlib
 import torch
 import torch.nn.functional as F
 
-from vmamba_zoo.ops import (
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # time this clone's build
+
+from vmamba_zoo.ops import (  # noqa: E402  (after the path set-up)
     BACKENDS,
     available_backends,
     cross_merge,

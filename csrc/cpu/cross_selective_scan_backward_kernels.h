@@ -46,6 +46,18 @@ constexpr int64_t kAhead = 16;
 // One direction of one task: channels [cx, cx + lanes) of image b (channel blk * W of the
 // direction's Dk), direction k, parameter rows [cp, cp + lanes). dA / dD / dbias of these rows
 // are accumulated into the given vectors.
+// Δ before softplus at one position: bias + dt_w · x_dbl[:R], in four independent sums (one chain
+// of R dependent FMAs would be longer than the rest of the step), added in the forward's order.
+template <typename T>
+inline Vec<T> delta_projection(const Vec<T>* dt_w, const T* dbl, int64_t R, Vec<T> bias) {
+  Vec<T> part[4] = {bias, Vec<T>{}, Vec<T>{}, Vec<T>{}};
+  int64_t r = 0;
+  for (; r + 4 <= R; r += 4)
+    for (int i = 0; i < 4; ++i) part[i] += dt_w[r + i] * dbl[r + i];
+  for (; r < R; ++r) part[0] += dt_w[r] * dbl[r];
+  return (part[0] + part[1]) + (part[2] + part[3]);
+}
+
 template <typename T>
 void backward_direction(const CrossScanArgs<T>& p, const CrossScanGrads<T>& out, int64_t b, int64_t k, int64_t blk,
                         int64_t cx, int64_t cp, int lanes, Vec<T>* dA, Vec<T>& dD_acc, Vec<T>& dbias_acc) {
@@ -108,12 +120,7 @@ void backward_direction(const CrossScanArgs<T>& p, const CrossScanGrads<T>& out,
       Vec<T> raw = bias, u{};
       if (pix >= 0) {
         const T* dbl = dbl_img + pix * p.dbl_pix_stride;
-        Vec<T> part[4] = {raw, Vec<T>{}, Vec<T>{}, Vec<T>{}};
-        int64_t r = 0;
-        for (; r + 4 <= R; r += 4)
-          for (int i = 0; i < 4; ++i) part[i] += dt_w[r + i] * dbl[r + i];
-        for (; r < R; ++r) part[0] += dt_w[r] * dbl[r];
-        raw = (part[0] + part[1]) + (part[2] + part[3]);
+        raw = delta_projection(dt_w.data(), dbl, R, bias);
         u = load_lanes(p.x + (img + pix) * p.channels + cx, lanes);
       }
       Vec<T> step = raw, grad = simd::broadcast<T>(T(1));
@@ -311,12 +318,7 @@ void backward_direction_fixed(const CrossScanArgs<T>& p, const CrossScanGrads<T>
     const T* dbl = pix >= 0 ? dbl_img + pix * p.dbl_pix_stride : nullptr;
     Vec<T> raw = bias, u{};
     if (dbl) {
-      Vec<T> part[4] = {raw, Vec<T>{}, Vec<T>{}, Vec<T>{}};
-      int64_t r = 0;
-      for (; r + 4 <= R; r += 4)
-        for (int i = 0; i < 4; ++i) part[i] += dt_w[r + i] * dbl[r + i];
-      for (; r < R; ++r) part[0] += dt_w[r] * dbl[r];
-      raw = (part[0] + part[1]) + (part[2] + part[3]);
+      raw = delta_projection(dt_w.data(), dbl, R, bias);
       u = load_lanes(p.x + (img + pix) * p.channels + cx, lanes);
     }
     Vec<T> dt = raw, grad = simd::broadcast<T>(T(1));
