@@ -58,6 +58,27 @@ inline Vec<T> delta_projection(const Vec<T>* dt_w, const T* dbl, int64_t R, Vec<
   return (part[0] + part[1]) + (part[2] + part[3]);
 }
 
+// One position's discretisation: u, Δ = softplus(projection) and softplus' (1 without softplus);
+// dbl and x_row are the position's x_dbl and map rows, both null for a padding step (u = 0, Δ
+// from the bias alone).
+template <typename T>
+struct DiscreteStep {
+  Vec<T> u, dt, dsoftplus;
+};
+
+template <typename T>
+inline DiscreteStep<T> discretise(const CrossScanArgs<T>& p, const T* dbl, const T* x_row, int lanes,
+                                  const Vec<T>* dt_w, int64_t R, Vec<T> bias) {
+  Vec<T> raw = bias, u{};
+  if (dbl) {
+    raw = delta_projection(dt_w, dbl, R, bias);
+    u = load_lanes(x_row, lanes);
+  }
+  DiscreteStep<T> d{u, raw, simd::broadcast<T>(T(1))};
+  if (p.softplus) simd::softplus<T, true>(raw, d.dt, d.dsoftplus);
+  return d;
+}
+
 template <typename T>
 void backward_direction(const CrossScanArgs<T>& p, const CrossScanGrads<T>& out, int64_t b, int64_t k, int64_t blk,
                         int64_t cx, int64_t cp, int lanes, Vec<T>* dA, Vec<T>& dD_acc, Vec<T>& dbias_acc) {
@@ -117,18 +138,13 @@ void backward_direction(const CrossScanArgs<T>& p, const CrossScanGrads<T>& out,
         __builtin_prefetch(p.x + (img + ahead) * p.channels + cx);
         prefetch_span(dbl_img + ahead * p.dbl_pix_stride, R + 2 * N);
       }
-      Vec<T> raw = bias, u{};
-      if (pix >= 0) {
-        const T* dbl = dbl_img + pix * p.dbl_pix_stride;
-        raw = delta_projection(dt_w.data(), dbl, R, bias);
-        u = load_lanes(p.x + (img + pix) * p.channels + cx, lanes);
-      }
-      Vec<T> step = raw, grad = simd::broadcast<T>(T(1));
-      if (p.softplus) simd::softplus<T, true>(raw, step, grad);
-      simd::store(u_t + t * W, u);
-      simd::store(dt_t + t * W, step);
-      simd::store(dsp_t + t * W, grad);
-      simd::store(dtu_t + t * W, step * u);
+      const T* dbl = pix >= 0 ? dbl_img + pix * p.dbl_pix_stride : nullptr;
+      const DiscreteStep<T> d = discretise(p, dbl, dbl ? p.x + (img + pix) * p.channels + cx : nullptr, lanes,
+                                           dt_w.data(), R, bias);
+      simd::store(u_t + t * W, d.u);
+      simd::store(dt_t + t * W, d.dt);
+      simd::store(dsp_t + t * W, d.dsoftplus);
+      simd::store(dtu_t + t * W, d.dt * d.u);
     }
     const bool last = c + 1 == chunks;
     if (!(last && !cache_decay)) load_BC(t0, steps, false);
@@ -316,16 +332,12 @@ void backward_direction_fixed(const CrossScanArgs<T>& p, const CrossScanGrads<T>
     }
     const int64_t pix = route[t];
     const T* dbl = pix >= 0 ? dbl_img + pix * p.dbl_pix_stride : nullptr;
-    Vec<T> raw = bias, u{};
-    if (dbl) {
-      raw = delta_projection(dt_w.data(), dbl, R, bias);
-      u = load_lanes(p.x + (img + pix) * p.channels + cx, lanes);
-    }
-    Vec<T> dt = raw, grad = simd::broadcast<T>(T(1));
-    if (p.softplus) simd::softplus<T, true>(raw, dt, grad);
+    const DiscreteStep<T> d = discretise(p, dbl, dbl ? p.x + (img + pix) * p.channels + cx : nullptr, lanes,
+                                         dt_w.data(), R, bias);
+    const Vec<T> u = d.u, dt = d.dt;
     simd::store(u_ws + t * W, u);
     simd::store(dt_ws + t * W, dt);
-    simd::store(dsp_ws + t * W, grad);
+    simd::store(dsp_ws + t * W, d.dsoftplus);
     if (t >= last_segment) continue;
     if (dbl) {
       const Vec<T> dtu = dt * u;
