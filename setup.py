@@ -15,7 +15,6 @@ import shutil
 from setuptools import setup
 
 
-
 def find_cuda_home() -> str | None:
     """The CUDA toolkit folder: the one whose bin/ has nvcc and whose lib64/ or lib/ has libcudart.
 
