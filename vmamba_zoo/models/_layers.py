@@ -346,6 +346,17 @@ def fused_conv2d(
     return _activation(F.conv2d(x, weight, bias, stride, padding, dilation, groups), activation)
 
 
+def batch_norm_foldable(norm: nn.Module) -> bool:
+    """Whether ``norm`` is a BatchNorm that :func:`fold_batch_norm` can fold: eval mode, with running
+    statistics (in train mode, or without them, it normalises by the batch's own statistics)."""
+    return (
+        isinstance(norm, nn.BatchNorm2d)
+        and not norm.training
+        and norm.running_mean is not None
+        and norm.running_var is not None
+    )
+
+
 def fold_batch_norm(weight: Tensor, bias: Optional[Tensor], norm: nn.BatchNorm2d) -> tuple[Tensor, Tensor]:
     """The weight and bias of a convolution (or linear layer: output channels first) followed by
     the eval-mode ``norm``, folded into one."""
@@ -385,7 +396,6 @@ def conv2d_residual(conv: nn.Conv2d, x: Tensor) -> Tensor:
 
 
 __all__ = [
-    "LayerNorm", "Linear", "Mlp", "bfloat16_copy", "conv2d_act", "conv2d_residual", "fold_batch_norm",
-    "fused_conv2d", "fused_inference_applies",
-    "linear_act",
+    "LayerNorm", "Linear", "Mlp", "batch_norm_foldable", "bfloat16_copy", "conv2d_act", "conv2d_residual",
+    "fold_batch_norm", "fused_conv2d", "fused_inference_applies", "linear_act",
 ]

@@ -51,7 +51,9 @@ from torch import Tensor, nn
 
 from ..checkpoint import rename_prefixes
 from ._base import Stage, StagedModelMixin, build_model, factory_kwargs, init_linear_and_layernorm, zoo_cfg
-from ._layers import Linear, Mlp, conv2d_act, fold_batch_norm, fused_conv2d, fused_inference_applies
+from ._layers import (
+    Linear, Mlp, batch_norm_foldable, conv2d_act, fold_batch_norm, fused_conv2d, fused_inference_applies,
+)
 from ._ssm import SelectiveScanParams, dt_rank_for, scan_stacked
 
 __all__ = ["GroupMamba", "GroupMambaLayer", "checkpoint_filter_fn"]
@@ -91,7 +93,9 @@ class Stem(nn.Module):
         """``self.conv(x)``, by the folded convolutions where the fused passes run."""
         layers = list(self.conv)
         triples = [layers[i:i + 3] for i in range(0, len(layers), 3)]
-        if any(norm.training for _, norm, _ in triples) or not fused_inference_applies(x, layers[0].weight):
+        if not fused_inference_applies(x, layers[0].weight):
+            return self.conv(x)
+        if not all(batch_norm_foldable(norm) for _, norm, _ in triples):
             return self.conv(x)
         for conv, norm, _ in triples:
             weight, bias = fold_batch_norm(conv.weight, conv.bias, norm)

@@ -52,7 +52,8 @@ from ..checkpoint import rename_prefixes
 from ..ops import selective_scan_states, state_fusion
 from ._base import Stage, StagedModelMixin, build_model, factory_kwargs, init_linear_and_layernorm, stage_dims, zoo_cfg
 from ._layers import (
-    Linear, Mlp, conv2d_act, conv2d_residual, fold_batch_norm, fused_conv2d, fused_inference_applies, linear_act,
+    Linear, Mlp, batch_norm_foldable, conv2d_act, conv2d_residual, fold_batch_norm, fused_conv2d,
+    fused_inference_applies, linear_act,
 )
 from ._ssm import SelectiveScanParams, dt_rank_for
 
@@ -136,7 +137,7 @@ class ConvNormAct(nn.Module):
             return None
         if isinstance(norm, nn.Identity):
             return weight, bias
-        if not isinstance(norm, nn.BatchNorm2d) or norm.training or norm.running_var is None:
+        if not batch_norm_foldable(norm):
             return None
         return fold_batch_norm(weight, bias, norm)
 
